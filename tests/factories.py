@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from incidents.choices import IncidentStatus, IntegrationKind, Role, Severity
+from incidents.models import Alert, Incident, Integration, Membership, Service, Team, TimelineEvent
+
+DEFAULT_PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+
+    @factory.post_generation
+    def password(self, create: bool, extracted: str | None, **kwargs: object) -> None:
+        self.set_password(extracted or DEFAULT_PASSWORD)
+        if create:
+            self.save(update_fields=["password"])
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+    slug = factory.Sequence(lambda n: f"team-{n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    team = factory.SubFactory(TeamFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.RESPONDER
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Service
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Service {n}")
+    slug = factory.Sequence(lambda n: f"service-{n}")
+    team = factory.SubFactory(TeamFactory)
+
+
+class IntegrationFactory(factory.django.DjangoModelFactory):
+    """`integration.plain_key` holds the key a sender would use (only its hash is stored)."""
+
+    class Meta:
+        model = Integration
+
+    service = factory.SubFactory(ServiceFactory)
+    kind = IntegrationKind.PAGERDUTY
+    name = factory.LazyAttribute(lambda i: IntegrationKind(i.kind).label)
+
+    @classmethod
+    def _create(cls, model_class: type[Integration], *args: object, **kwargs: object) -> Integration:
+        key = kwargs.pop("plain_key", None) or Integration.new_key()
+        integration = model_class(*args, **kwargs)
+        integration.set_key(str(key))
+        integration.save()
+        integration.plain_key = key  # type: ignore[attr-defined]
+        return integration
+
+
+class IncidentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Incident
+
+    number = factory.Sequence(lambda n: n + 1000)
+    title = factory.Sequence(lambda n: f"Checkout error rate above 5% (#{n})")
+    service = factory.SubFactory(ServiceFactory)
+    severity = Severity.SEV2
+    status = IncidentStatus.TRIGGERED
+    detected_at = factory.LazyFunction(timezone.now)
+
+
+class AlertFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Alert
+
+    integration = factory.SubFactory(IntegrationFactory)
+    incident = factory.SubFactory(IncidentFactory, service=factory.SelfAttribute("..integration.service"))
+    dedup_key = factory.Sequence(lambda n: f"alert-{n}")
+    summary = "Error rate above threshold"
+
+
+class TimelineEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TimelineEvent
+
+    incident = factory.SubFactory(IncidentFactory)
+    kind = "note"
+    text = "Looking at the dashboards"
