@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import QuerySet
 
 from incidents.choices import IncidentStatus, Severity
-from incidents.models import Incident
+from incidents.models import Incident, IncidentQuerySet
 
 OPEN = "open"
 
@@ -19,7 +18,9 @@ class IncidentFilter(django_filters.FilterSet):
         method="filter_status",
         empty_label="Any status",
     )
-    severity = django_filters.TypedChoiceFilter(choices=Severity.choices, coerce=int, empty_label="Any severity")
+    severity = django_filters.TypedChoiceFilter(
+        choices=Severity.choices, coerce=int, empty_label="Any severity"
+    )
     service = django_filters.CharFilter(field_name="service__slug", label="Service")
     team = django_filters.CharFilter(field_name="service__team__slug", label="Team")
 
@@ -27,7 +28,7 @@ class IncidentFilter(django_filters.FilterSet):
         model = Incident
         fields = ["status", "severity", "service", "team"]
 
-    def filter_status(self, queryset: QuerySet[Incident], name: str, value: Any) -> QuerySet[Incident]:
+    def filter_status(self, queryset: IncidentQuerySet, name: str, value: Any) -> IncidentQuerySet:
         if value == OPEN:
             return queryset.open()
         return queryset.filter(status=value)

@@ -85,5 +85,5 @@ class _MusterCollector:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     registry = CollectorRegistry()
-    registry.register(_MusterCollector())  # type: ignore[arg-type]
+    registry.register(_MusterCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from django.conf import settings
@@ -212,7 +212,7 @@ class Incident(models.Model):
     def time_to_resolve(self) -> timedelta | None:
         return self._since_detected(self.resolved_at)
 
-    def _since_detected(self, moment: timezone.datetime | None) -> timedelta | None:
+    def _since_detected(self, moment: datetime | None) -> timedelta | None:
         if moment is None:
             return None
         return max(moment - self.detected_at, timedelta(0))
@@ -338,7 +338,7 @@ class MaintenanceWindow(models.Model):
     def get_absolute_url(self) -> str:
         return self.service.get_absolute_url() + "#maintenance"
 
-    def covers(self, moment: timezone.datetime) -> bool:
+    def covers(self, moment: datetime) -> bool:
         return self.starts_at <= moment < self.ends_at
 
 

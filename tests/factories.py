@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -22,10 +24,10 @@ class UserFactory(factory.django.DjangoModelFactory):
     last_name = factory.Faker("last_name")
 
     @factory.post_generation
-    def password(self, create: bool, extracted: str | None, **kwargs: object) -> None:
-        self.set_password(extracted or DEFAULT_PASSWORD)
+    def password(obj: Any, create: bool, extracted: str | None, **kwargs: object) -> None:
+        obj.set_password(extracted or DEFAULT_PASSWORD)
         if create:
-            self.save(update_fields=["password"])
+            obj.save(update_fields=["password"])
 
 
 class TeamFactory(factory.django.DjangoModelFactory):

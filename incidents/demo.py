@@ -1,0 +1,112 @@
+"""The demo installation `make run` starts with: a team, two services, an integration of every kind.
+
+Idempotent: running it again changes nothing and prints the same logins and keys, because demo keys
+are derived from SECRET_KEY instead of being random (only their hashes are stored, as for any key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from incidents.choices import IntegrationKind, Role
+from incidents.ingest.links import ingest_url
+from incidents.models import Integration, Membership, Service, Team
+
+DEMO_PASSWORD = "muster-demo"  # noqa: S105 - printed on purpose: these are demo logins
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    first_name: str
+    last_name: str
+    role: Role
+    superuser: bool = False
+
+
+DEMO_USERS = [
+    DemoUser("admin", "Ada", "Admin", Role.ADMIN, superuser=True),
+    DemoUser("morgan", "Morgan", "Reyes", Role.MANAGER),
+    DemoUser("riley", "Riley", "Chen", Role.RESPONDER),
+    DemoUser("sam", "Sam", "Okafor", Role.RESPONDER),
+    DemoUser("vic", "Vic", "Lindqvist", Role.VIEWER),
+]
+
+
+def demo_key(service_slug: str, kind: str) -> str:
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"demo:{service_slug}:{kind}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+@transaction.atomic
+def seed_demo() -> dict[str, Any]:
+    team, _ = Team.objects.get_or_create(slug="payments", defaults={"name": "Payments"})
+    users = []
+    user_model = get_user_model()
+    for spec in DEMO_USERS:
+        user, _ = user_model.objects.get_or_create(
+            username=spec.username,
+            defaults={
+                "first_name": spec.first_name,
+                "last_name": spec.last_name,
+                "email": f"{spec.username}@example.org",
+                "is_staff": spec.superuser,
+                "is_superuser": spec.superuser,
+            },
+        )
+        if not user.check_password(DEMO_PASSWORD):
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        Membership.objects.update_or_create(team=team, user=user, defaults={"role": spec.role})
+        users.append({"username": spec.username, "password": DEMO_PASSWORD, "role": spec.role.label.lower()})
+
+    checkout, _ = Service.objects.get_or_create(
+        slug="checkout",
+        defaults={"name": "Checkout", "team": team, "description": "Cart, payment and order confirmation."},
+    )
+    Service.objects.get_or_create(
+        slug="search",
+        defaults={"name": "Search", "team": team, "description": "Product search and suggestions."},
+    )
+
+    integrations = []
+    for kind in IntegrationKind.values:
+        key = demo_key(checkout.slug, kind)
+        integration = Integration.objects.filter(service=checkout, kind=kind, name=f"Demo {kind}").first()
+        if integration is None:
+            integration = Integration(service=checkout, kind=kind, name=f"Demo {kind}")
+        integration.set_key(key)
+        integration.save()
+        integrations.append(
+            {"kind": kind, "name": integration.name, "key": key, "url": ingest_url(kind=kind, key=key)}
+        )
+
+    return {
+        "url": settings.MUSTER_BASE_URL + "/",
+        "users": users,
+        "team": {"slug": team.slug, "name": team.name},
+        "services": list(Service.objects.filter(team=team).order_by("slug").values_list("slug", flat=True)),
+        "integrations": {"checkout": integrations},
+    }
+
+
+def demo_curl(result: dict[str, Any]) -> str:
+    pagerduty = next(i for i in result["integrations"]["checkout"] if i["kind"] == IntegrationKind.PAGERDUTY)
+    body = json.dumps(
+        {
+            "routing_key": pagerduty["key"],
+            "event_action": "trigger",
+            "dedup_key": "demo-checkout-5xx",
+            "payload": {"summary": "Checkout 5xx rate above 5%", "source": "demo", "severity": "critical"},
+        },
+        separators=(",", ":"),
+    )
+    return f"curl -sS -X POST {pagerduty['url']} -H 'Content-Type: application/json' -d '{body}'"
