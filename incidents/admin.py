@@ -39,3 +39,10 @@ class IncidentAdmin(admin.ModelAdmin):
 @admin.register(models.MaintenanceWindow)
 class MaintenanceWindowAdmin(admin.ModelAdmin):
     list_display = ["service", "starts_at", "ends_at", "reason"]
+
+
+@admin.register(models.AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "action", "object_repr"]
+    list_filter = ["action"]
+    readonly_fields = ["created_at", "actor", "action", "object_type", "object_id", "object_repr", "data"]

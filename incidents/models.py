@@ -376,3 +376,24 @@ class EngineHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.last_tick_at:%H:%M:%S}"
+
+
+class AuditEntry(models.Model):
+    """Who changed which configuration, and how. Written by the service that made the change."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=50)
+    object_type = models.CharField(max_length=50)
+    object_id = models.CharField(max_length=50)
+    object_repr = models.CharField(max_length=200)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_repr}"

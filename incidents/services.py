@@ -31,6 +31,7 @@ from incidents.models import (
     KEY_PREFIX_LENGTH,
     Alert,
     ApiToken,
+    AuditEntry,
     ChangeEvent,
     Counter,
     Incident,
@@ -475,6 +476,17 @@ def change_event_record(*, integration: Integration, change: ChangeEventData) ->
 # --- configuration --------------------------------------------------------------------------
 
 
+def audit_record(*, actor: Any, action: str, obj: Any, data: dict[str, Any] | None = None) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=actor if actor is not None and not isinstance(actor, Integration) else None,
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        data=data or {},
+    )
+
+
 @transaction.atomic
 def integration_create(
     *,
@@ -482,6 +494,7 @@ def integration_create(
     kind: str,
     name: str = "",
     config: dict[str, Any] | None = None,
+    actor: Any = None,
 ) -> tuple[Integration, str]:
     """Returns the integration and its key. The key is shown once and only its hash is kept."""
     if kind not in IntegrationKind.values:
@@ -495,6 +508,7 @@ def integration_create(
     )
     integration.set_key(key)
     integration.save()
+    audit_record(actor=actor, action="integration.create", obj=integration, data={"kind": kind})
     return integration, key
 
 
@@ -514,6 +528,13 @@ def maintenance_window_create(
 ) -> MaintenanceWindow:
     if ends_at <= starts_at:
         raise DomainError("A maintenance window must end after it starts.")
-    return MaintenanceWindow.objects.create(
+    window = MaintenanceWindow.objects.create(
         service=service, starts_at=starts_at, ends_at=ends_at, reason=reason, created_by=actor
     )
+    audit_record(
+        actor=actor,
+        action="maintenance.create",
+        obj=window,
+        data={"starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "reason": reason},
+    )
+    return window

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from incidents.choices import AlertStatus, IncidentRoleKind, IncidentStatus, Severity, TimelineKind
 from incidents.ingest.events import AlertEvent
-from incidents.models import Alert, Incident, hash_secret
+from incidents.models import Alert, AuditEntry, Incident, hash_secret
 from incidents.services import (
     DomainError,
     IngestOutcome,
@@ -204,3 +204,16 @@ def test_integration_key_is_returned_once_and_stored_hashed(service):
     assert integration.key_hash == hash_secret(key)
     assert key not in (integration.key_hash, integration.key_prefix)
     assert integration.name == "PagerDuty Events API v2"
+
+
+def test_configuration_changes_are_audited_with_who_made_them(service, manager):
+    integration, _ = integration_create(service=service, kind="alertmanager", actor=manager)
+    now = timezone.now()
+    window = maintenance_window_create(
+        service=service, starts_at=now, ends_at=now + timedelta(hours=1), reason="upgrade", actor=manager
+    )
+    entries = {(e.action, e.object_id, e.actor_id) for e in AuditEntry.objects.all()}
+    assert entries == {
+        ("integration.create", str(integration.pk), manager.pk),
+        ("maintenance.create", str(window.pk), manager.pk),
+    }
