@@ -6,8 +6,8 @@ from typing import Any
 
 import django_filters
 
-from incidents.choices import IncidentStatus, Severity
-from incidents.models import Incident, IncidentQuerySet
+from incidents.choices import AlertStatus, IncidentStatus, Severity
+from incidents.models import Alert, Incident, IncidentQuerySet, Integration
 
 OPEN = "open"
 
@@ -18,9 +18,9 @@ class IncidentFilter(django_filters.FilterSet):
         method="filter_status",
         empty_label="Any status",
     )
-    severity = django_filters.TypedChoiceFilter(
-        choices=Severity.choices, coerce=int, empty_label="Any severity"
-    )
+    # A ChoiceFilter, not TypedChoiceFilter (whose Django field takes no empty_label); the ORM turns
+    # "1" into the integer column's value itself.
+    severity = django_filters.ChoiceFilter(choices=Severity.choices, empty_label="Any severity")
     service = django_filters.CharFilter(field_name="service__slug", label="Service")
     team = django_filters.CharFilter(field_name="service__team__slug", label="Team")
 
@@ -32,3 +32,22 @@ class IncidentFilter(django_filters.FilterSet):
         if value == OPEN:
             return queryset.open()
         return queryset.filter(status=value)
+
+
+class AlertFilter(django_filters.FilterSet):
+    incident = django_filters.NumberFilter(field_name="incident__number", label="Incident number")
+    status = django_filters.ChoiceFilter(choices=AlertStatus.choices)
+    service = django_filters.CharFilter(field_name="incident__service__slug", label="Service")
+    team = django_filters.CharFilter(field_name="incident__service__team__slug", label="Team")
+
+    class Meta:
+        model = Alert
+        fields = ["incident", "status", "service", "team"]
+
+
+class IntegrationFilter(django_filters.FilterSet):
+    service = django_filters.CharFilter(field_name="service__slug", label="Service")
+
+    class Meta:
+        model = Integration
+        fields = ["service", "kind", "enabled"]

@@ -13,8 +13,10 @@ from incidents.permissions import visible_team_ids
 
 
 def service_list_for_user(*, user: Any) -> QuerySet[Service]:
-    qs = Service.objects.select_related("team").annotate(
-        open_incident_count=Count("incidents", filter=~Q(incidents__status="resolved"))
+    qs = (
+        Service.objects.select_related("team")
+        .annotate(open_incident_count=Count("incidents", filter=~Q(incidents__status="resolved")))
+        .order_by("name")
     )
     team_ids = visible_team_ids(user)
     return qs if team_ids is None else qs.filter(team_id__in=team_ids)

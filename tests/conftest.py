@@ -6,6 +6,12 @@ from incidents.choices import Role
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Every factory user gets a password; the production hasher would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def team():
     return TeamFactory(name="Payments", slug="payments")
