@@ -487,6 +487,52 @@ def audit_record(*, actor: Any, action: str, obj: Any, data: dict[str, Any] | No
     )
 
 
+def _apply_changes(*, obj: Any, changes: dict[str, Any], allowed: set[str]) -> dict[str, list[Any]]:
+    """Set the given fields; returns {field: [old, new]} for those that really changed."""
+    unknown = set(changes) - allowed
+    if unknown:
+        raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
+    changed = {}
+    for field, value in changes.items():
+        old = getattr(obj, field)
+        if old != value:
+            setattr(obj, field, value)
+            changed[field] = [old, value]
+    if changed:
+        obj.save(update_fields=list(changed))
+    return changed
+
+
+@transaction.atomic
+def service_create(*, team: Any, name: str, slug: str, description: str = "", actor: Any) -> Service:
+    if Service.objects.filter(slug=slug).exists():
+        raise DomainError(f"A service with slug {slug!r} already exists.")
+    service = Service.objects.create(team=team, name=name, slug=slug, description=description)
+    audit_record(actor=actor, action="service.create", obj=service, data={"team": team.slug})
+    return service
+
+
+@transaction.atomic
+def service_update(*, service: Service, actor: Any, **changes: Any) -> Service:
+    """The slug is the service's address in URLs and alert routing, so it never changes."""
+    changed = _apply_changes(obj=service, changes=changes, allowed={"name", "description"})
+    if changed:
+        audit_record(actor=actor, action="service.update", obj=service, data=changed)
+    return service
+
+
+@transaction.atomic
+def integration_update(*, integration: Integration, actor: Any, **changes: Any) -> Integration:
+    changed = _apply_changes(
+        obj=integration,
+        changes=changes,
+        allowed={"name", "enabled", "auto_resolve", "rate_limit_per_minute", "config"},
+    )
+    if changed:
+        audit_record(actor=actor, action="integration.update", obj=integration, data=changed)
+    return integration
+
+
 @transaction.atomic
 def integration_create(
     *,

@@ -56,6 +56,9 @@ from incidents.services import (
     incident_resolve,
     incident_set_severity,
     integration_create,
+    integration_update,
+    service_create,
+    service_update,
 )
 
 
@@ -253,14 +256,17 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         serializer = ServiceCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         require_manager(request.user, serializer.validated_data["team"])
-        return self._service_response(serializer.save(), status.HTTP_201_CREATED)
+        service = service_create(actor=request.user, **serializer.validated_data)
+        return self._service_response(service, status.HTTP_201_CREATED)
 
     @extend_schema(request=ServiceUpdateSerializer, responses={200: ServiceSerializer, **_REFUSALS})
     def partial_update(self, request: Request, slug: str) -> Response:
         service = self.get_object()
         serializer = ServiceUpdateSerializer(service, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        return self._service_response(serializer.save())
+        return self._service_response(
+            service_update(service=service, actor=request.user, **serializer.validated_data)
+        )
 
 
 # --- integrations ---------------------------------------------------------------------------
@@ -293,7 +299,7 @@ class IntegrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         data = dict(serializer.validated_data)
         service = _visible_service(request.user, data.pop("service"), field="service")
         require_manager(request.user, service.team)
-        integration, key = integration_create(service=service, **data)
+        integration, key = integration_create(service=service, actor=request.user, **data)
         context = {**self.get_serializer_context(), "key": key}
         return Response(
             IntegrationCreatedSerializer(integration, context=context).data, status=status.HTTP_201_CREATED
@@ -304,7 +310,7 @@ class IntegrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         integration = self.get_object()
         serializer = IntegrationUpdateSerializer(integration, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        serializer.save()
+        integration_update(integration=integration, actor=request.user, **serializer.validated_data)
         return Response(IntegrationSerializer(integration, context=self.get_serializer_context()).data)
 
 

@@ -22,7 +22,9 @@ from incidents.services import (
     incident_resolve,
     incident_set_severity,
     integration_create,
+    integration_update,
     maintenance_window_create,
+    service_update,
 )
 from tests.factories import IntegrationFactory
 
@@ -217,3 +219,20 @@ def test_configuration_changes_are_audited_with_who_made_them(service, manager):
         ("integration.create", str(integration.pk), manager.pk),
         ("maintenance.create", str(window.pk), manager.pk),
     }
+
+
+def test_service_and_integration_updates_are_audited_only_when_something_changed(service, manager):
+    integration, _ = integration_create(service=service, kind="native", actor=manager)
+    integration_update(integration=integration, actor=manager, enabled=False, name=integration.name)
+    integration_update(integration=integration, actor=manager, enabled=False)
+    service_update(service=service, actor=manager, description="Cart and payment")
+    updates = list(AuditEntry.objects.exclude(action="integration.create").values_list("action", "data"))
+    assert sorted(updates) == [
+        ("integration.update", {"enabled": [True, False]}),
+        ("service.update", {"description": ["", "Cart and payment"]}),
+    ]
+
+
+def test_a_service_slug_cannot_be_changed(service, manager):
+    with pytest.raises(DomainError, match="Cannot change slug"):
+        service_update(service=service, actor=manager, slug="renamed")
