@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+
 from incidents.choices import Role
 from incidents.models import Incident, Membership, Service, Team
 
@@ -50,10 +52,11 @@ def can_act_on_incident(user: Any, incident: Incident) -> bool:
     return has_role(user, incident.service.team_id, Role.RESPONDER)
 
 
-def visible_team_ids(user: Any) -> list[int] | None:
-    """Team ids whose services the user may see; None means every team (superusers)."""
+def visible_team_ids(user: Any) -> QuerySet[Membership, int] | None:
+    """Team ids whose services the user may see, as a subquery (no query of its own); None means
+    every team (superusers)."""
     if not user.is_authenticated:
-        return []
+        return Membership.objects.none().values_list("team_id", flat=True)
     if user.is_superuser:
         return None
-    return list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
+    return Membership.objects.filter(user=user).values_list("team_id", flat=True)

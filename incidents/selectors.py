@@ -8,7 +8,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from incidents.choices import AlertStatus, Role
-from incidents.models import Alert, Incident, IncidentRole, Integration, Service, Team
+from incidents.models import Alert, Incident, IncidentQuerySet, IncidentRole, Integration, Service, Team
 from incidents.permissions import visible_team_ids
 
 
@@ -42,7 +42,7 @@ def team_list_for_user(*, user: Any) -> QuerySet[Team]:
     return Team.objects.all() if team_ids is None else Team.objects.filter(pk__in=team_ids)
 
 
-def incident_list_for_user(*, user: Any) -> QuerySet[Incident]:
+def incident_list_for_user(*, user: Any) -> IncidentQuerySet:
     """The base queryset for list pages and the API list: one query, whatever the page size."""
     qs = Incident.objects.select_related("service", "service__team").prefetch_related(
         Prefetch("roles", queryset=IncidentRole.objects.select_related("user"))

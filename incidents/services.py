@@ -345,12 +345,13 @@ def _alert_trigger(*, integration: Integration, event: AlertEvent, retried: bool
         with transaction.atomic():
             existing = (
                 Alert.objects.select_for_update()
+                .select_related("incident")
                 .filter(integration=integration, dedup_key=event.dedup_key, status=AlertStatus.FIRING)
                 .first()
             )
             if existing is not None:
                 Alert.objects.filter(pk=existing.pk).update(repeat_count=F("repeat_count") + 1, last_seen=now)
-                return IngestResult(IngestOutcome.REPEATED, event.dedup_key, None, existing)
+                return IngestResult(IngestOutcome.REPEATED, event.dedup_key, existing.incident, existing)
 
             incident = (
                 Incident.objects.select_for_update()
@@ -445,6 +446,31 @@ def _alert_resolve(*, integration: Integration, alert: Alert, event: AlertEvent)
         return IngestResult(IngestOutcome.DROPPED, event.dedup_key, incident, alert)
     incident_resolve(incident=incident, actor=integration, note="every alert has resolved")
     return IngestResult(IngestOutcome.RESOLVED, event.dedup_key, incident, alert)
+
+
+@transaction.atomic
+def alert_update_text(
+    *, integration: Integration, dedup_key: str, summary: str = "", description: str = ""
+) -> bool:
+    """A sender rewrote a firing alert's text (Alertmanager's Opsgenie `update_alerts`).
+
+    Returns False and changes nothing when no alert with that key is firing: such updates follow
+    right after the create, and anything but 2xx would only make the sender retry.
+    """
+    alert = (
+        Alert.objects.select_for_update()
+        .filter(integration=integration, dedup_key=dedup_key, status=AlertStatus.FIRING)
+        .first()
+    )
+    if alert is None:
+        return False
+    if summary:
+        alert.summary = summary[:1024]
+        alert.save(update_fields=["summary"])
+    if description:
+        alert.details = {**alert.details, "description": description}
+        alert.save(update_fields=["details"])
+    return True
 
 
 @transaction.atomic
