@@ -24,9 +24,9 @@ run: install
 	@$(BIN)/python manage.py collectstatic --noinput -v 0
 	@MUSTER_BASE_URL=http://$(HOST):$(PORT) $(BIN)/python manage.py seed_demo --banner
 	@trap 'kill 0' INT TERM EXIT; \
-	MUSTER_BASE_URL=http://$(HOST):$(PORT) $(BIN)/celery -A config worker --beat --loglevel INFO --concurrency 2 & \
+	MUSTER_BASE_URL=http://$(HOST):$(PORT) $(BIN)/celery -A config worker --beat --loglevel WARNING --concurrency 2 & \
 	MUSTER_BASE_URL=http://$(HOST):$(PORT) $(BIN)/gunicorn config.wsgi:application --bind $(HOST):$(PORT) \
-		--workers 2 --threads 4 --worker-class gthread --access-logfile - & \
+		--workers 2 --threads 4 --worker-class gthread --no-control-socket --access-logfile - & \
 	wait
 
 # The whole suite on the embedded default. Browser tests run when Debian's Chromium is installed

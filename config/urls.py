@@ -19,3 +19,6 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("", include("incidents.urls")),
 ]
+
+handler404 = "incidents.errors.not_found"
+handler500 = "incidents.errors.server_error"

@@ -14,16 +14,16 @@ urlpatterns: list[URLPattern] = [
     path("v2/change/enqueue", views.pagerduty_change_enqueue, name="pagerduty_change_enqueue"),
     # Opsgenie Alert API (`Authorization: GenieKey <key>`); also Alertmanager's opsgenie_configs.
     path("v2/alerts", views.opsgenie_create, name="opsgenie_create"),
-    path("v2/alerts/<str:identifier>/close", views.opsgenie_close, name="opsgenie_close"),
-    path("v2/alerts/<str:identifier>/acknowledge", views.opsgenie_acknowledge, name="opsgenie_acknowledge"),
+    path("v2/alerts/<path:identifier>/close", views.opsgenie_close, name="opsgenie_close"),
+    path("v2/alerts/<path:identifier>/acknowledge", views.opsgenie_acknowledge, name="opsgenie_acknowledge"),
     path(
-        "v2/alerts/<str:identifier>/message",
+        "v2/alerts/<path:identifier>/message",
         views.opsgenie_update,
         {"field": "message"},
         name="opsgenie_update_message",
     ),
     path(
-        "v2/alerts/<str:identifier>/description",
+        "v2/alerts/<path:identifier>/description",
         views.opsgenie_update,
         {"field": "description"},
         name="opsgenie_update_description",

@@ -144,6 +144,15 @@ def test_close_by_alias_resolves_the_incident(sender, opsgenie):
     assert Alert.objects.get().status == AlertStatus.RESOLVED
 
 
+def test_close_by_an_alias_with_a_slash_url_encoded(sender, opsgenie):
+    send(sender, CREATE, create_body(alias="db-eu1/pglag"), **genie(opsgenie))
+
+    response = send(sender, "/v2/alerts/db-eu1%2Fpglag/close?identifierType=alias", {}, **genie(opsgenie))
+
+    assert_opsgenie_accepted(response)
+    assert Incident.objects.get().status == IncidentStatus.RESOLVED
+
+
 def test_alertmanager_opsgenie_config_create_then_close_by_alias(sender, opsgenie):
     """Alertmanager's opsgenie_configs with api_url = Muster's root: alias is sha256(groupKey)."""
     alias = hashlib.sha256(b'{}/{team="db"}:{alertname="PgLag"}').hexdigest()
