@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from incidents.choices import AlertStatus, IncidentRoleKind, IncidentStatus, Severity, TimelineKind
 from incidents.ingest.events import AlertEvent
-from incidents.models import Alert, AuditEntry, Incident, hash_secret
+from incidents.models import Alert, AuditEntry, Counter, Incident, hash_secret
 from incidents.services import (
     DomainError,
     IngestOutcome,
@@ -236,3 +237,23 @@ def test_service_and_integration_updates_are_audited_only_when_something_changed
 def test_a_service_slug_cannot_be_changed(service, manager):
     with pytest.raises(DomainError, match="Cannot change slug"):
         service_update(service=service, actor=manager, slug="renamed")
+
+
+def test_a_rolled_back_declare_does_not_use_up_a_number(service, responder):
+    first = incident_declare(service=service, title="First", actor=responder)
+
+    def declare_then_fail() -> None:
+        with transaction.atomic():
+            incident_declare(service=service, title="Rolled back", actor=responder)
+            raise RuntimeError("the caller failed after declaring")
+
+    with pytest.raises(RuntimeError):
+        declare_then_fail()
+    second = incident_declare(service=service, title="Second", actor=responder)
+    assert second.number == first.number + 1
+
+
+def test_numbering_starts_again_when_the_counter_row_is_missing(service, responder):
+    Counter.objects.all().delete()
+    assert incident_declare(service=service, title="x", actor=responder).number == 1
+    assert incident_declare(service=service, title="y", actor=responder).number == 2
