@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from incidents.choices import AlertStatus, IncidentStatus, IntegrationKind, Severity, TimelineKind, Urgency
 from incidents.models import Alert, ChangeEvent, Incident, TimelineEvent
+from incidents.services import maintenance_window_create
 from tests.incidents.ingest.conftest import send
 
 pytestmark = pytest.mark.django_db
@@ -378,3 +380,37 @@ def test_change_event_without_summary_is_refused(sender, pagerduty):
     assert response.status_code == 400
     assert response.json()["errors"] == ["'payload.summary' is missing."]
     assert not ChangeEvent.objects.exists()
+
+
+def test_alert_during_maintenance_is_recorded_but_the_incident_is_suppressed(sender, pagerduty, manager):
+    now = timezone.now()
+    maintenance_window_create(
+        service=pagerduty.service,
+        starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(hours=2),
+        reason="Postgres 16 upgrade",
+        actor=manager,
+    )
+
+    response = send(sender, ENQUEUE, trigger(pagerduty.plain_key))
+
+    assert response.status_code == 202
+    incident = Incident.objects.get()
+    assert incident.suppressed
+    assert incident.alerts.count() == 1
+    suppressed = incident.timeline.get(kind=TimelineKind.SUPPRESSED)
+    assert "Postgres 16 upgrade" in suppressed.text
+
+
+def test_alert_after_maintenance_has_ended_is_not_suppressed(sender, pagerduty, manager):
+    now = timezone.now()
+    maintenance_window_create(
+        service=pagerduty.service,
+        starts_at=now - timedelta(hours=2),
+        ends_at=now - timedelta(minutes=1),
+        actor=manager,
+    )
+
+    send(sender, ENQUEUE, trigger(pagerduty.plain_key))
+
+    assert not Incident.objects.get().suppressed
