@@ -1,0 +1,139 @@
+"""Configuration changes (services, integrations, maintenance, API tokens), each audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from incidents.choices import (
+    IntegrationKind,
+)
+from incidents.models import (
+    KEY_PREFIX_LENGTH,
+    ApiToken,
+    AuditEntry,
+    Integration,
+    MaintenanceWindow,
+    Service,
+    hash_secret,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+from incidents.services.errors import DomainError
+
+# --- configuration --------------------------------------------------------------------------
+
+
+def audit_record(*, actor: Any, action: str, obj: Any, data: dict[str, Any] | None = None) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=actor if actor is not None and not isinstance(actor, Integration) else None,
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        data=data or {},
+    )
+
+
+def _apply_changes(*, obj: Any, changes: dict[str, Any], allowed: set[str]) -> dict[str, list[Any]]:
+    """Set the given fields; returns {field: [old, new]} for those that really changed."""
+    unknown = set(changes) - allowed
+    if unknown:
+        raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
+    changed = {}
+    for field, value in changes.items():
+        old = getattr(obj, field)
+        if old != value:
+            setattr(obj, field, value)
+            changed[field] = [old, value]
+    if changed:
+        obj.save(update_fields=list(changed))
+    return changed
+
+
+@transaction.atomic
+def service_create(*, team: Any, name: str, slug: str, description: str = "", actor: Any) -> Service:
+    if Service.objects.filter(slug=slug).exists():
+        raise DomainError(f"A service with slug {slug!r} already exists.")
+    service = Service.objects.create(team=team, name=name, slug=slug, description=description)
+    audit_record(actor=actor, action="service.create", obj=service, data={"team": team.slug})
+    return service
+
+
+@transaction.atomic
+def service_update(*, service: Service, actor: Any, **changes: Any) -> Service:
+    """The slug is the service's address in URLs and alert routing, so it never changes."""
+    changed = _apply_changes(obj=service, changes=changes, allowed={"name", "description"})
+    if changed:
+        audit_record(actor=actor, action="service.update", obj=service, data=changed)
+    return service
+
+
+@transaction.atomic
+def integration_update(*, integration: Integration, actor: Any, **changes: Any) -> Integration:
+    changed = _apply_changes(
+        obj=integration,
+        changes=changes,
+        allowed={"name", "enabled", "auto_resolve", "rate_limit_per_minute", "config"},
+    )
+    if changed:
+        audit_record(actor=actor, action="integration.update", obj=integration, data=changed)
+    return integration
+
+
+@transaction.atomic
+def integration_create(
+    *,
+    service: Service,
+    kind: str,
+    name: str = "",
+    config: dict[str, Any] | None = None,
+    actor: Any = None,
+) -> tuple[Integration, str]:
+    """Returns the integration and its key. The key is shown once and only its hash is kept."""
+    if kind not in IntegrationKind.values:
+        raise DomainError(f"Integration kind must be one of {', '.join(IntegrationKind.values)}.")
+    key = Integration.new_key()
+    integration = Integration(
+        service=service,
+        kind=kind,
+        name=name.strip() or IntegrationKind(kind).label,
+        config=config or {},
+    )
+    integration.set_key(key)
+    integration.save()
+    audit_record(actor=actor, action="integration.create", obj=integration, data={"kind": kind})
+    return integration, key
+
+
+@transaction.atomic
+def api_token_create(*, user: Any, name: str = "") -> tuple[ApiToken, str]:
+    """Returns the token row and the token itself, which is shown once and only its hash kept."""
+    token = ApiToken.new_token()
+    row = ApiToken(user=user, name=name.strip() or "API token", prefix=token[:KEY_PREFIX_LENGTH])
+    row.token_hash = hash_secret(token)
+    row.save()
+    return row, token
+
+
+@transaction.atomic
+def maintenance_window_create(
+    *, service: Service, starts_at: datetime, ends_at: datetime, reason: str = "", actor: Any
+) -> MaintenanceWindow:
+    if ends_at <= starts_at:
+        raise DomainError("A maintenance window must end after it starts.")
+    window = MaintenanceWindow.objects.create(
+        service=service, starts_at=starts_at, ends_at=ends_at, reason=reason, created_by=actor
+    )
+    audit_record(
+        actor=actor,
+        action="maintenance.create",
+        obj=window,
+        data={"starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "reason": reason},
+    )
+    return window
