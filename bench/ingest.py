@@ -212,8 +212,8 @@ def prepare_django(env: dict[str, str]) -> Fixtures:
     call_command("migrate", interactive=False, verbosity=0)
     team = Team.objects.create(name="Bench", slug="bench")
     service = Service.objects.create(name="Bench", slug="bench", team=team)
-    measured, key = integration_create(service=service, kind="pagerduty", name="Bench")
-    storm, storm_key = integration_create(service=service, kind="pagerduty", name="Bench storm")
+    measured, key = integration_create(service=service, kind="pagerduty", name="Bench", actor=None)
+    storm, storm_key = integration_create(service=service, kind="pagerduty", name="Bench storm", actor=None)
     for integration in (measured, storm):
         integration.rate_limit_per_minute = 0
         integration.save(update_fields=["rate_limit_per_minute"])

@@ -375,7 +375,10 @@ def integration_create_view(request: HttpRequest, slug: str) -> HttpResponse:
     if form.is_valid():
         try:
             integration, key = integration_create(
-                service=service, kind=form.cleaned_data["kind"], name=form.cleaned_data["name"]
+                service=service,
+                kind=form.cleaned_data["kind"],
+                name=form.cleaned_data["name"],
+                actor=request.user,
             )
         except DomainError as exc:
             form.add_error(None, str(exc))

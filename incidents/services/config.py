@@ -93,7 +93,7 @@ def integration_create(
     kind: str,
     name: str = "",
     config: dict[str, Any] | None = None,
-    actor: Any = None,
+    actor: Any,
 ) -> tuple[Integration, str]:
     """Returns the integration and its key. The key is shown once and only its hash is kept."""
     if kind not in IntegrationKind.values:

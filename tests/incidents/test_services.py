@@ -202,7 +202,7 @@ class TestAlertIngest:
 
 
 def test_integration_key_is_returned_once_and_stored_hashed(service):
-    integration, key = integration_create(service=service, kind="pagerduty")
+    integration, key = integration_create(service=service, kind="pagerduty", actor=None)
     assert len(key) == 32
     assert integration.key_hash == hash_secret(key)
     assert key not in (integration.key_hash, integration.key_prefix)

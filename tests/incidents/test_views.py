@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.choices import IncidentRoleKind, IncidentStatus, IntegrationKind, Role, Severity
-from incidents.models import Incident, Integration, MaintenanceWindow, hash_secret
+from incidents.models import AuditEntry, Incident, Integration, MaintenanceWindow, hash_secret
 from incidents.services import incident_assign_role, incident_declare, incident_resolve
 from tests.factories import (
     AlertFactory,
@@ -484,6 +484,7 @@ def test_new_integration_key_is_shown_once(manager, service):
     again = client.get(service.get_absolute_url()).content.decode()
     assert key not in again
     assert integration.key_prefix in again
+    assert AuditEntry.objects.get(action="integration.create").actor == manager
 
 
 @pytest.mark.parametrize(

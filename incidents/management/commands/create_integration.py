@@ -23,7 +23,7 @@ class Command(BaseCommand):
         except Service.DoesNotExist:
             known = ", ".join(Service.objects.values_list("slug", flat=True)) or "none yet"
             raise CommandError(f"No service with slug {service!r} (known: {known}).") from None
-        integration, key = integration_create(service=target, kind=kind, name=name)
+        integration, key = integration_create(service=target, kind=kind, name=name, actor=None)
         self.stdout.write(
             json.dumps(
                 {
