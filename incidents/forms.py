@@ -95,6 +95,41 @@ class IntegrationCreateForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. Production Alertmanager"}),
         help_text="Defaults to the sender's name.",
     )
+    # Generic webhooks only: where the fields sit in the sender's JSON. Empty means the defaults.
+    title_path = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Title path",
+        widget=forms.TextInput(attrs={"placeholder": "title"}),
+    )
+    severity_path = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Severity path",
+        widget=forms.TextInput(attrs={"placeholder": "severity"}),
+    )
+    dedup_key_path = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Dedup key path",
+        widget=forms.TextInput(attrs={"placeholder": "id"}),
+    )
+    action_path = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Status path",
+        widget=forms.TextInput(attrs={"placeholder": "status"}),
+    )
+
+    WEBHOOK_PATHS = ("title_path", "severity_path", "dedup_key_path", "action_path")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        paths = {name: cleaned[name].strip() for name in self.WEBHOOK_PATHS if cleaned.get(name, "").strip()}
+        if paths and cleaned.get("kind") != IntegrationKind.WEBHOOK:
+            raise forms.ValidationError("JSON paths apply only to generic webhook integrations.")
+        cleaned["config"] = paths
+        return cleaned
 
 
 class MaintenanceWindowForm(forms.Form):

@@ -378,6 +378,7 @@ def integration_create_view(request: HttpRequest, slug: str) -> HttpResponse:
                 service=service,
                 kind=form.cleaned_data["kind"],
                 name=form.cleaned_data["name"],
+                config=form.cleaned_data["config"],
                 actor=request.user,
             )
         except DomainError as exc:

@@ -28,6 +28,7 @@ from incidents.choices import (
     TimelineKind,
     Urgency,
 )
+from incidents.ingest import webhook
 from incidents.ingest.links import ingest_url
 from incidents.models import Alert, Incident, IncidentRole, Integration, Service, Team, TimelineEvent
 from incidents.selectors import incident_alerts, incident_timeline
@@ -437,13 +438,33 @@ class IntegrationCreateSerializer(serializers.Serializer):
     kind = NamedChoiceField(IntegrationKind)
     name = serializers.CharField(default="", allow_blank=True, max_length=100)
     config = serializers.DictField(
-        default=dict, help_text="Generic webhook only: dotted paths to fields in the sender's JSON."
+        default=dict,
+        help_text="Generic webhook only: title_path, severity_path, dedup_key_path, source_path, "
+        "action_path (dotted paths into the sender's JSON), resolve_values, acknowledge_values.",
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        config = attrs.get("config") or {}
+        if config and attrs["kind"] != IntegrationKind.WEBHOOK:
+            raise serializers.ValidationError(
+                {"config": ["Only generic webhook integrations take settings."]}
+            )
+        if problems := webhook.config_problems(config):
+            raise serializers.ValidationError({"config": problems})
+        return attrs
 
 
 class IntegrationUpdateSerializer(serializers.ModelSerializer):
     name = serializers.CharField(max_length=100)
+    config = serializers.DictField(required=False, help_text="Generic webhook only; see creation.")
 
     class Meta:
         model = Integration
-        fields = ["name", "enabled", "auto_resolve"]
+        fields = ["name", "enabled", "auto_resolve", "config"]
+
+    def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        if config and self.instance is not None and self.instance.kind != IntegrationKind.WEBHOOK:
+            raise serializers.ValidationError("Only generic webhook integrations take settings.")
+        if problems := webhook.config_problems(config):
+            raise serializers.ValidationError(problems)
+        return config

@@ -65,6 +65,28 @@ def _scalar_text(value: Any) -> str | None:
     return None
 
 
+VALUE_LIST_SETTINGS = ("resolve_values", "acknowledge_values")
+
+
+def config_problems(config: Any) -> list[str]:
+    """What is wrong with a webhook integration's settings, checked when they are saved so a sender
+    never pays for a typo in them."""
+    if not isinstance(config, dict):
+        return ["The settings must be a JSON object."]
+    problems = []
+    for name, value in config.items():
+        if name in DEFAULT_PATHS:
+            if value not in (None, "") and (not isinstance(value, str) or not value.strip()):
+                problems.append(f"'{name}' must be a dotted path such as 'alert.title'.")
+        elif name in VALUE_LIST_SETTINGS:
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                problems.append(f"'{name}' must be a list of strings.")
+        else:
+            known = ", ".join([*DEFAULT_PATHS, *VALUE_LIST_SETTINGS])
+            problems.append(f"Unknown setting '{name}' (known: {known}).")
+    return problems
+
+
 def _config_paths(config: dict[str, Any], name: str) -> tuple[tuple[str, ...], bool]:
     """The paths to try for one field, and whether the integration configured them explicitly."""
     configured = config.get(name)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     pass
 
 
+from incidents.ingest import webhook
 from incidents.services.errors import DomainError
 
 # --- configuration --------------------------------------------------------------------------
@@ -74,8 +75,20 @@ def service_update(*, service: Service, actor: Any, **changes: Any) -> Service:
     return service
 
 
+def _check_config(*, kind: str, config: dict[str, Any]) -> None:
+    if not config:
+        return
+    if kind != IntegrationKind.WEBHOOK:
+        raise DomainError("Only generic webhook integrations take settings.")
+    problems = webhook.config_problems(config)
+    if problems:
+        raise DomainError(" ".join(problems))
+
+
 @transaction.atomic
 def integration_update(*, integration: Integration, actor: Any, **changes: Any) -> Integration:
+    if "config" in changes:
+        _check_config(kind=integration.kind, config=changes["config"])
     changed = _apply_changes(
         obj=integration,
         changes=changes,
@@ -98,6 +111,7 @@ def integration_create(
     """Returns the integration and its key. The key is shown once and only its hash is kept."""
     if kind not in IntegrationKind.values:
         raise DomainError(f"Integration kind must be one of {', '.join(IntegrationKind.values)}.")
+    _check_config(kind=kind, config=config or {})
     key = Integration.new_key()
     integration = Integration(
         service=service,

@@ -257,3 +257,13 @@ def test_numbering_starts_again_when_the_counter_row_is_missing(service, respond
     Counter.objects.all().delete()
     assert incident_declare(service=service, title="x", actor=responder).number == 1
     assert incident_declare(service=service, title="y", actor=responder).number == 2
+
+
+def test_integration_settings_are_checked_when_saved(service, manager):
+    with pytest.raises(DomainError, match="Unknown setting 'titel_path'"):
+        integration_create(service=service, kind="webhook", config={"titel_path": "x"}, actor=manager)
+    integration, _ = integration_create(
+        service=service, kind="webhook", config={"title_path": "a.b"}, actor=manager
+    )
+    with pytest.raises(DomainError, match="must be a list of strings"):
+        integration_update(integration=integration, actor=manager, config={"resolve_values": "ok"})

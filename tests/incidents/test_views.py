@@ -565,3 +565,29 @@ def test_an_incident_of_another_team_is_a_product_404_page(client, outsider):
     response = client.get(incident.get_absolute_url())
     assert response.status_code == 404
     assert b"belongs to a team you are not a member of" in response.content
+
+
+def test_a_generic_webhook_added_in_the_ui_reads_the_json_paths_it_was_given(manager, service):
+    url = reverse("incidents:integration_create", kwargs={"slug": service.slug})
+    response = client_for(manager).post(
+        url, {"kind": "webhook", "name": "Uptime", "title_path": "check.name", "dedup_key_path": "check.id"}
+    )
+    assert response.status_code == 200
+    integration = Integration.objects.get(service=service)
+    assert integration.config == {"title_path": "check.name", "dedup_key_path": "check.id"}
+
+    key = (
+        response.content.decode().split('<pre class="snippet key" tabindex="0"><code>')[1].split("</code>")[0]
+    )
+    Client().post(
+        f"/hooks/{key}", {"check": {"name": "Homepage down", "id": "hp"}}, content_type="application/json"
+    )
+    assert Incident.objects.get().title == "Homepage down"
+
+
+def test_json_paths_on_another_kind_are_a_form_error(manager, service):
+    url = reverse("incidents:integration_create", kwargs={"slug": service.slug})
+    response = client_for(manager).post(url, {"kind": "pagerduty", "title_path": "x"})
+    assert response.status_code == 400
+    assert b"JSON paths apply only to generic webhook" in response.content
+    assert not Integration.objects.exists()

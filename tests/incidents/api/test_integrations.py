@@ -129,3 +129,35 @@ def test_integrations_cannot_be_replaced_wholesale(client_for, manager, service)
     response = client_for(manager).put(f"/api/v1/integrations/{integration.pk}/", {}, format="json")
 
     assert response.status_code == 405
+
+
+def test_webhook_settings_are_validated_and_can_be_changed(client_for, manager, service):
+    client = client_for(manager)
+    bad = client.post(
+        "/api/v1/integrations/",
+        {"service": "checkout", "kind": "webhook", "config": {"titel_path": "x"}},
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert "Unknown setting 'titel_path'" in bad.json()["config"][0]
+
+    created = client.post(
+        "/api/v1/integrations/",
+        {"service": "checkout", "kind": "webhook", "config": {"title_path": "alert.name"}},
+        format="json",
+    ).json()
+    changed = client.patch(
+        f"/api/v1/integrations/{created['id']}/", {"config": {"title_path": "event.title"}}, format="json"
+    )
+    assert changed.status_code == 200
+    assert Integration.objects.get(pk=created["id"]).config == {"title_path": "event.title"}
+
+
+def test_settings_on_a_non_webhook_integration_are_refused(client_for, manager, service):
+    response = client_for(manager).post(
+        "/api/v1/integrations/",
+        {"service": "checkout", "kind": "pagerduty", "config": {"title_path": "x"}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "Only generic webhook" in response.json()["config"][0]

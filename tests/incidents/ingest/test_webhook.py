@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from incidents.choices import AlertStatus, IncidentStatus, IntegrationKind, Severity
+from incidents.ingest import webhook
 from incidents.models import Alert, Incident
 from tests.incidents.ingest.conftest import send
 
@@ -137,3 +138,19 @@ def test_misconfigured_integration_is_reported_not_a_500(make_integration):
 
     assert response.status_code == 400
     assert "title_path" in response.json()["message"]
+
+
+class TestConfigProblems:
+    def test_good_settings_have_no_problems(self):
+        assert webhook.config_problems({"title_path": "alert.title", "resolve_values": ["fixed"]}) == []
+
+    @pytest.mark.parametrize(
+        ("config", "named"),
+        [
+            ({"title_path": 3}, "'title_path' must be a dotted path"),
+            ({"resolve_values": "fixed"}, "'resolve_values' must be a list of strings"),
+            ({"titel_path": "x"}, "Unknown setting 'titel_path'"),
+        ],
+    )
+    def test_bad_settings_are_named(self, config, named):
+        assert named in " ".join(webhook.config_problems(config))
