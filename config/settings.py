@@ -225,3 +225,18 @@ SPECTACULAR_SETTINGS.update(
     }
 )
 INSTALLED_APPS.append("drf_spectacular_sidecar")
+
+# --- Paging channels ------------------------------------------------------------------------
+# A channel whose settings are empty is shown as unavailable, never as broken.
+NTFY_URL = env_str("NTFY_URL", "")  # e.g. https://ntfy.example.org (self-hosted) or the public server
+NTFY_TOKEN = env_str("NTFY_TOKEN", "")  # access token (tk_…), sent as a Bearer token
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")
+TWILIO_API_URL = env_url("TWILIO_API_URL", "https://api.twilio.com")
+SLACK_BOT_TOKEN = env_str("SLACK_BOT_TOKEN", "")
+SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api")
+# Outgoing webhooks carry X-Muster-Signature: hex HMAC-SHA256 of the body with this secret.
+MUSTER_WEBHOOK_SIGNING_SECRET = env_str("MUSTER_WEBHOOK_SIGNING_SECRET", "")
+MUSTER_CHANNEL_TIMEOUT_SECONDS = env_float("MUSTER_CHANNEL_TIMEOUT_SECONDS", 10.0, minimum=0.5)
