@@ -215,7 +215,7 @@ LOGGING = {
 }
 
 CELERY_BEAT_SCHEDULE = {
-    "engine-tick": {"task": "incidents.tasks.engine_tick", "schedule": MUSTER_TICK_SECONDS},
+    "engine-tick": {"task": "oncall.tasks.engine_tick", "schedule": MUSTER_TICK_SECONDS},
 }
 SPECTACULAR_SETTINGS.update(
     {
@@ -240,3 +240,5 @@ SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api")
 # Outgoing webhooks carry X-Muster-Signature: hex HMAC-SHA256 of the body with this secret.
 MUSTER_WEBHOOK_SIGNING_SECRET = env_str("MUSTER_WEBHOOK_SIGNING_SECRET", "")
 MUSTER_CHANNEL_TIMEOUT_SECONDS = env_float("MUSTER_CHANNEL_TIMEOUT_SECONDS", 10.0, minimum=0.5)
+# How long a one-tap acknowledge link in a page works.
+MUSTER_ACK_LINK_MAX_AGE_SECONDS = env_int("MUSTER_ACK_LINK_MAX_AGE_SECONDS", 24 * 3600, minimum=60)

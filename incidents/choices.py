@@ -61,3 +61,8 @@ class TimelineKind(models.TextChoices):
     NOTE = "note", "Note"
     SUPPRESSED = "suppressed", "Suppressed by maintenance"
     CHANGE = "change", "Change event"
+    PAGED = "paged", "Paged"
+    PAGE_FAILED = "page_failed", "Page failed"
+    ESCALATED = "escalated", "Escalated"
+    NOBODY_ON_CALL = "nobody_on_call", "Nobody on call"
+    ESCALATION_EXHAUSTED = "escalation_exhausted", "Escalation exhausted"

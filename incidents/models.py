@@ -59,6 +59,9 @@ class Service(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="services")
+    escalation_policy = models.ForeignKey(
+        "oncall.EscalationPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="services"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -107,3 +107,50 @@ class TimelineEventFactory(factory.django.DjangoModelFactory):
     incident = factory.SubFactory(IncidentFactory)
     kind = "note"
     text = "Looking at the dashboards"
+
+
+class ContactMethodFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "oncall.ContactMethod"
+
+    user = factory.SubFactory(UserFactory)
+    kind = "email"
+    address = factory.LazyAttribute(lambda c: c.user.email)
+
+
+class NotificationRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "oncall.NotificationRule"
+
+    contact_method = factory.SubFactory(ContactMethodFactory)
+    user = factory.SelfAttribute("contact_method.user")
+    urgency = "high"
+    delay_minutes = 0
+
+
+class EscalationPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "oncall.EscalationPolicy"
+
+    name = factory.Sequence(lambda n: f"Policy {n}")
+    team = factory.SubFactory(TeamFactory)
+
+
+class EscalationStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "oncall.EscalationStep"
+        skip_postgeneration_save = True
+
+    policy = factory.SubFactory(EscalationPolicyFactory)
+    position = factory.Sequence(lambda n: n)
+    delay_minutes = 10
+
+    @factory.post_generation
+    def users(obj: Any, create: bool, extracted: list[Any] | None, **kwargs: object) -> None:
+        if create and extracted:
+            obj.users.set(extracted)
+
+    @factory.post_generation
+    def teams(obj: Any, create: bool, extracted: list[Any] | None, **kwargs: object) -> None:
+        if create and extracted:
+            obj.teams.set(extracted)

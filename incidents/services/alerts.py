@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 from incidents.services.lifecycle import (
     _next_incident_number,
+    _paging,
     _suppress_if_in_maintenance,
     incident_acknowledge,
     incident_resolve,
@@ -172,6 +173,7 @@ def _incident_open_from_alert(*, integration: Integration, event: AlertEvent, no
         at=now,
     )
     _suppress_if_in_maintenance(incident=incident, now=now)
+    _paging().paging_start(incident=incident)
     return incident
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
@@ -90,6 +91,14 @@ def _next_incident_number() -> int:
     return _next_incident_number()
 
 
+def _paging() -> ModuleType:
+    # Imported late: oncall's services write this app's timeline, so a module-level import would
+    # be circular. Acknowledge and resolve stop paging in their own transaction.
+    from oncall import services
+
+    return services
+
+
 def _lock(incident: Incident) -> Incident:
     return Incident.objects.select_for_update().get(pk=incident.pk)
 
@@ -143,6 +152,7 @@ def incident_declare(
         at=now,
     )
     _suppress_if_in_maintenance(incident=incident, now=now)
+    _paging().paging_start(incident=incident)
     return incident
 
 
@@ -157,6 +167,7 @@ def incident_acknowledge(*, incident: Incident, actor: Any) -> Incident:
     incident.status = IncidentStatus.ACKNOWLEDGED
     incident.acknowledged_at = now
     _touch(incident, now, "status", "acknowledged_at")
+    _paging().paging_stop(incident=incident, reason="acknowledged")
     timeline_record(
         incident=incident,
         kind=TimelineKind.ACKNOWLEDGED,
@@ -176,6 +187,7 @@ def incident_resolve(*, incident: Incident, actor: Any, note: str = "") -> Incid
     incident.status = IncidentStatus.RESOLVED
     incident.resolved_at = now
     _touch(incident, now, "status", "resolved_at")
+    _paging().paging_stop(incident=incident, reason="resolved")
     # A resolved incident owns no firing alerts: the next trigger with the same key opens a new one.
     incident.alerts.filter(status=AlertStatus.FIRING).update(status=AlertStatus.RESOLVED, resolved_at=now)
     text = f"Resolved by {_display_name(actor)}"

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from incidents.models import EngineHeartbeat
-from incidents.tasks import engine_tick
+from oncall.tasks import engine_tick
 from tests.factories import IncidentFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,72 @@
+"""The HTTP edge shared by the provider channels: one timeout policy and one error vocabulary.
+
+Every provider here speaks HTTP, and they all fail the same few ways on the wire (no answer, refused
+connection, 429, 5xx); classifying those once keeps the channels to their provider's own quirks.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from oncall.channels.base import PermanentError, TransientError
+
+USER_AGENT = "Muster (incident paging)"
+# A provider asking for more than this is treated as "later" at our own pace: the engine's backoff
+# must stay bounded or a page can sit behind a bogus header for hours.
+MAX_RETRY_AFTER_SECONDS = 600.0
+
+
+def post(url: str, *, provider: str, **kwargs: Any) -> httpx.Response:
+    """POST with the configured timeout; transport failures become TransientError.
+
+    Redirects are not followed: a provider API never redirects a publish, and a webhook that does is
+    misconfigured (the body and signature would be dropped on a 303).
+    """
+    seconds = float(settings.MUSTER_CHANNEL_TIMEOUT_SECONDS)
+    headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
+    try:
+        with httpx.Client(timeout=httpx.Timeout(seconds), follow_redirects=False) as client:
+            return client.post(url, headers=headers, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise TransientError(f"{provider} did not answer within {seconds:g} s") from exc
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise PermanentError(f"{provider} URL {url!r} cannot be used: {exc}") from exc
+    except httpx.TransportError as exc:
+        raise TransientError(f"could not reach {provider}: {str(exc) or type(exc).__name__}") from exc
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date), clamped; None when absent."""
+    raw = response.headers.get("Retry-After", "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object in a response, or {} when a proxy in between answered with HTML."""
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def excerpt(response: httpx.Response, limit: int = 200) -> str:
+    text = " ".join(response.text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
