@@ -126,8 +126,9 @@ class EscalationStep(models.Model):
     policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveIntegerField(default=0)
     delay_minutes = models.PositiveIntegerField(default=15, help_text="Minutes before the next step fires.")
-    # Schedule targets ("whoever is on call when the step fires") arrive with the rotation math.
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    # Whoever is on call in the schedule at the moment the step fires.
+    schedules = models.ManyToManyField(Schedule, blank=True, related_name="+")
     teams = models.ManyToManyField("incidents.Team", blank=True, related_name="+")
 
     class Meta:

@@ -25,7 +25,9 @@ from oncall.models import (
     Notification,
     NotificationRule,
     NotificationStatus,
+    Schedule,
 )
+from oncall.selectors import schedule_oncall_user_id
 
 
 def policy_snapshot(policy: EscalationPolicy | None) -> dict[str, Any]:
@@ -33,13 +35,14 @@ def policy_snapshot(policy: EscalationPolicy | None) -> dict[str, Any]:
     if policy is None:
         return {"id": None, "name": "", "repeat_count": 0, "steps": []}
     steps = []
-    for step in policy.steps.prefetch_related("users", "teams").order_by("position"):
+    for step in policy.steps.prefetch_related("users", "schedules", "teams").order_by("position"):
         names = [u.get_full_name() or u.get_username() for u in step.users.all()]
-        names += [t.name for t in step.teams.all()]
+        names += [s.name for s in step.schedules.all()] + [t.name for t in step.teams.all()]
         steps.append(
             {
                 "delay_minutes": step.delay_minutes,
                 "users": [u.pk for u in step.users.all()],
+                "schedules": [s.pk for s in step.schedules.all()],
                 "teams": [t.pk for t in step.teams.all()],
                 "label": ", ".join(names) or "nobody",
             }
@@ -187,8 +190,13 @@ def _tell_managers(*, incident: Incident, now: datetime) -> list[int]:
 
 
 def step_users(*, step: dict[str, Any], at: datetime) -> list[Any]:
-    """Everyone a step reaches at `at`: its users and the responders of its teams; each person once."""
+    """Everyone a step reaches at `at`: its users, whoever is on call in its schedules at that moment,
+    and the responders of its teams; each person once."""
     user_ids: list[int] = list(step["users"])
+    for schedule in Schedule.objects.filter(pk__in=step.get("schedules", [])):
+        on_call = schedule_oncall_user_id(schedule=schedule, at=at)
+        if on_call is not None:
+            user_ids.append(on_call)
     if step["teams"]:
         user_ids += Membership.objects.filter(
             team_id__in=step["teams"], role__gte=Role.RESPONDER

@@ -151,6 +151,11 @@ class EscalationStepFactory(factory.django.DjangoModelFactory):
             obj.users.set(extracted)
 
     @factory.post_generation
+    def schedules(obj: Any, create: bool, extracted: list[Any] | None, **kwargs: object) -> None:
+        if create and extracted:
+            obj.schedules.set(extracted)
+
+    @factory.post_generation
     def teams(obj: Any, create: bool, extracted: list[Any] | None, **kwargs: object) -> None:
         if create and extracted:
             obj.teams.set(extracted)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -324,3 +324,62 @@ def test_a_channel_kind_nobody_knows_fails_at_once(monkeypatch, policy, integrat
     Notification.objects.filter(pk=notification.pk).update(channel="pigeon")
     assert engine.deliver(notification_id=notification.pk) == "failed"
     assert "pigeon" in incident.timeline.get(kind=TimelineKind.PAGE_FAILED).text
+
+
+class TestScheduleTargets:
+    """A weekly rotation in Berlin, Mondays 09:00 local: rosa from 23 Feb, max from 2 Mar, …"""
+
+    @pytest.fixture
+    def schedule(self, team, responder, manager):
+        from datetime import date, time
+
+        from oncall.models import Layer, LayerEpoch, Schedule
+
+        schedule = Schedule.objects.create(name="Payments primary", team=team, time_zone="Europe/Berlin")
+        layer = Layer.objects.create(
+            schedule=schedule, start_date=date(2026, 2, 23), handoff_time=time(9, 0), shift_unit="weeks"
+        )
+        LayerEpoch.objects.create(
+            layer=layer,
+            effective_from=datetime(2026, 2, 23, 8, 0, tzinfo=UTC),
+            participants=[responder.pk, manager.pk],
+        )
+        return schedule
+
+    def test_the_step_pages_whoever_is_on_call_when_it_fires(
+        self, pages, policy, integration, schedule, manager
+    ):
+        EscalationStepFactory(policy=policy, schedules=[schedule])
+        incident = trigger(integration).incident  # Monday 2 March, 10:00 in Berlin: max's week
+        pages.run()
+        pages.expect((manager.email, incident.reference))
+
+    def test_an_override_takes_the_page(self, pages, policy, integration, schedule, manager):
+        from oncall.models import Override
+
+        stand_in = UserFactory(username="sara")
+        Override.objects.create(
+            schedule=schedule,
+            user=stand_in,
+            replaces=manager,
+            starts_at=pages.now,
+            ends_at=pages.now + timedelta(hours=2),
+        )
+        EscalationStepFactory(policy=policy, schedules=[schedule])
+        incident = trigger(integration).incident
+        pages.run()
+        pages.expect((stand_in.email, incident.reference))
+
+    def test_the_handoff_after_the_dst_change_is_at_nine_local(
+        self, pages, policy, integration, schedule, responder, manager
+    ):
+        EscalationStepFactory(policy=policy, schedules=[schedule])
+        # Berlin moves to summer time on Sunday 29 March; Monday 30 March 09:00 CEST is 07:00 UTC.
+        pages.traveller.move_to(datetime(2026, 3, 30, 6, 59, tzinfo=UTC))
+        before = trigger(integration, key="before").incident
+        pages.run()
+        pages.expect((responder.email, before.reference))  # 23 → 30 March is rosa's week (the 5th)
+        pages.traveller.move_to(datetime(2026, 3, 30, 7, 1, tzinfo=UTC))
+        after = trigger(integration, key="after").incident
+        pages.run()
+        pages.expect((manager.email, after.reference))
