@@ -76,6 +76,7 @@ def seed_demo() -> dict[str, Any]:
         slug="search",
         defaults={"name": "Search", "team": team, "description": "Product search and suggestions."},
     )
+    _demo_escalation_policy(team=team, service=checkout)
 
     integrations = []
     for kind in IntegrationKind.values:
@@ -96,6 +97,23 @@ def seed_demo() -> dict[str, Any]:
         "services": list(Service.objects.filter(team=team).order_by("slug").values_list("slug", flat=True)),
         "integrations": {"checkout": integrations},
     }
+
+
+def _demo_escalation_policy(*, team: Team, service: Service) -> None:
+    """Checkout pages riley first and sam five minutes later, so the demo shows an escalation."""
+    from oncall.models import EscalationPolicy, EscalationStep
+
+    policy, created = EscalationPolicy.objects.get_or_create(
+        team=team, name="Checkout primary", defaults={"repeat_count": 1}
+    )
+    if created:
+        user_model = get_user_model()
+        for position, username in enumerate(["riley", "sam"]):
+            step = EscalationStep.objects.create(policy=policy, position=position, delay_minutes=5)
+            step.users.set([user_model.objects.get(username=username)])
+    if service.escalation_policy_id is None:
+        service.escalation_policy = policy
+        service.save(update_fields=["escalation_policy"])
 
 
 def demo_curl(result: dict[str, Any]) -> str:

@@ -39,6 +39,14 @@ class TestSeedDemo:
         assert first == second
         assert counts == (Service.objects.count(), Integration.objects.count(), Membership.objects.count())
 
+    def test_checkout_escalates_from_a_responder_to_another(self):
+        run("seed_demo")
+        policy = Service.objects.get(slug="checkout").escalation_policy
+        assert [list(step.users.values_list("username", flat=True)) for step in policy.steps.all()] == [
+            ["riley"],
+            ["sam"],
+        ]
+
     def test_demo_logins_work(self, client):
         result = json.loads(run("seed_demo"))
         user = result["users"][1]
