@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from incidents.choices import IncidentRoleKind, IntegrationKind, Role, Severity, Urgency
-from incidents.models import Incident, Service
+from incidents.models import Incident, Service, person_name
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -84,7 +84,7 @@ class RoleAssignForm(forms.Form):
         )
         field = self.fields["user"]
         field.queryset = members  # type: ignore[attr-defined]
-        field.label_from_instance = lambda user: user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
+        field.label_from_instance = person_name  # type: ignore[attr-defined]
 
 
 class IntegrationCreateForm(forms.Form):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -23,6 +23,11 @@ from incidents.choices import (
 )
 
 KEY_PREFIX_LENGTH = 8
+
+
+def person_name(user: Any) -> str:
+    """How Muster names a person everywhere: the full name, else the username."""
+    return str(user.get_full_name() or user.get_username())
 
 
 def hash_secret(secret: str) -> str:
@@ -293,7 +298,7 @@ class TimelineEvent(models.Model):
     @property
     def actor_name(self) -> str:
         if self.actor_user_id is not None and self.actor_user is not None:
-            return self.actor_user.get_full_name() or self.actor_user.get_username()
+            return person_name(self.actor_user)
         if self.actor_integration_id is not None and self.actor_integration is not None:
             return self.actor_integration.name
         return "Muster"

@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from incidents.choices import IncidentStatus, TimelineKind
+from incidents.models import person_name
 from incidents.services import timeline_record
 from oncall import acklinks
 from oncall.channels import get_channel
@@ -131,7 +132,7 @@ def deliver(*, notification_id: int, now: datetime | None = None) -> str:
         provider_id=delivered.provider_id[:200],
         last_error="",
     )
-    name = notification.user.get_full_name() or notification.user.get_username()
+    name = person_name(notification.user)
     timeline_record(
         incident=incident,
         kind=TimelineKind.PAGED,
@@ -152,8 +153,7 @@ def _finish(notification: Notification, status: str, *, error: str) -> None:
 
 
 def _timeline_failed(notification: Notification, reason: str) -> None:
-    user = notification.user
-    name = user.get_full_name() or user.get_username()
+    name = person_name(notification.user)
     timeline_record(
         incident=notification.incident,
         kind=TimelineKind.PAGE_FAILED,

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from incidents.choices import IncidentStatus, Role, TimelineKind, Urgency
-from incidents.models import Incident, Membership
+from incidents.models import Incident, Membership, person_name
 from incidents.services import timeline_record
 from oncall.models import (
     ContactKind,
@@ -36,7 +36,7 @@ def policy_snapshot(policy: EscalationPolicy | None) -> dict[str, Any]:
         return {"id": None, "name": "", "repeat_count": 0, "steps": []}
     steps = []
     for step in policy.steps.prefetch_related("users", "schedules", "teams").order_by("position"):
-        names = [u.get_full_name() or u.get_username() for u in step.users.all()]
+        names = [person_name(u) for u in step.users.all()]
         names += [s.name for s in step.schedules.all()] + [t.name for t in step.teams.all()]
         steps.append(
             {
@@ -135,7 +135,7 @@ def escalation_advance(*, state_id: int, now: datetime | None = None) -> list[in
                     now=now,
                     step_index=state.step_index,
                 )
-            names = ", ".join(u.get_full_name() or u.get_username() for u in users)
+            names = ", ".join(person_name(u) for u in users)
             timeline_record(
                 incident=incident,
                 kind=TimelineKind.ESCALATED,
@@ -182,7 +182,7 @@ def _tell_managers(*, incident: Incident, now: datetime) -> list[int]:
         incident=incident,
         kind=TimelineKind.ESCALATION_EXHAUSTED,
         text="The escalation policy reached nobody: told the team's managers "
-        + ", ".join(m.get_full_name() or m.get_username() for m in managers),
+        + ", ".join(person_name(m) for m in managers),
         data={"user_ids": [m.pk for m in managers]},
         at=now,
     )

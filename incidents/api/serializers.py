@@ -30,7 +30,16 @@ from incidents.choices import (
 )
 from incidents.ingest import webhook
 from incidents.ingest.links import ingest_url
-from incidents.models import Alert, Incident, IncidentRole, Integration, Service, Team, TimelineEvent
+from incidents.models import (
+    Alert,
+    Incident,
+    IncidentRole,
+    Integration,
+    Service,
+    Team,
+    TimelineEvent,
+    person_name,
+)
 from incidents.selectors import incident_alerts, incident_timeline
 
 
@@ -115,7 +124,7 @@ class UserSummarySerializer(serializers.Serializer):
     name = serializers.SerializerMethodField()
 
     def get_name(self, user: Any) -> str:
-        return str(user.get_full_name() or user.get_username())
+        return person_name(user)
 
 
 # --- incidents ------------------------------------------------------------------------------

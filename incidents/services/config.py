@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 
 from incidents.choices import (
     IntegrationKind,
 )
+from incidents.ingest import webhook
 from incidents.models import (
     KEY_PREFIX_LENGTH,
     ApiToken,
@@ -19,12 +20,6 @@ from incidents.models import (
     Service,
     hash_secret,
 )
-
-if TYPE_CHECKING:
-    pass
-
-
-from incidents.ingest import webhook
 from incidents.services.errors import DomainError
 
 # --- configuration --------------------------------------------------------------------------

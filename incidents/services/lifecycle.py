@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -26,12 +26,8 @@ from incidents.models import (
     MaintenanceWindow,
     Service,
     TimelineEvent,
+    person_name,
 )
-
-if TYPE_CHECKING:
-    pass
-
-
 from incidents.services.errors import DomainError, InvalidTransition
 
 # --- helpers --------------------------------------------------------------------------------
@@ -42,7 +38,7 @@ def _display_name(actor: Any) -> str:
         return "Muster"
     if isinstance(actor, Integration):
         return actor.name
-    return actor.get_full_name() or actor.get_username()
+    return person_name(actor)
 
 
 def timeline_record(

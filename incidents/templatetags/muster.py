@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from incidents.models import Incident
+from incidents.models import Incident, person_name
 
 register = template.Library()
 
@@ -57,4 +57,4 @@ def role_holder(incident: Incident, role: str) -> Any:
 def display_name(user: Any) -> str:
     if user is None:
         return EM_DASH
-    return user.get_full_name() or user.get_username()
+    return person_name(user)
