@@ -17,6 +17,7 @@ class IntegrationKind(models.TextChoices):
     GRAFANA = "grafana", "Grafana alerting"
     OPSGENIE = "opsgenie", "Opsgenie alert API"
     WEBHOOK = "webhook", "Generic webhook"
+    HEARTBEAT = "heartbeat", "Heartbeat monitor"
 
 
 class AlertStatus(models.TextChoices):

@@ -97,9 +97,21 @@ class Integration(models.Model):
     # Generic webhook only: where to find fields in the sender's JSON, as dotted paths.
     config = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Heartbeat only: the monitor pings at least this often. The timer is `heartbeat_due_at`, set
+    # on each ping; the engine tick triggers an incident when it passes without a ping.
+    heartbeat_interval_minutes = models.PositiveIntegerField(null=True, blank=True)
+    last_ping_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["service__name", "name"]
+        indexes = [
+            models.Index(
+                fields=["heartbeat_due_at"],
+                name="heartbeat_due",
+                condition=Q(heartbeat_due_at__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.service}: {self.name}"
@@ -348,6 +360,21 @@ class MaintenanceWindow(models.Model):
 
     def covers(self, moment: datetime) -> bool:
         return self.starts_at <= moment < self.ends_at
+
+
+class Profile(models.Model):
+    """A person's preferences: their time zone (for shift times and weekly emails) and how long
+    before a shift they want to be told about it."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    shift_nudges = models.BooleanField(default=True, help_text="Tell me before my on-call shifts start.")
+    shift_nudge_minutes = models.PositiveIntegerField(
+        default=60, help_text="How long before a shift starts to tell me."
+    )
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"
 
 
 class ApiToken(models.Model):

@@ -243,3 +243,66 @@ class Notification(models.Model):
 
     def is_due(self, now: datetime) -> bool:
         return self.status == NotificationStatus.QUEUED and self.due_at <= now
+
+
+class CalendarFeed(models.Model):
+    """A subscribable iCalendar URL: a person's shifts across schedules (schedule empty) or one
+    schedule's shifts. The token in the URL is the credential; only its hash is stored, and a
+    revoked feed answers 404 for ever."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds")
+    schedule = models.ForeignKey(
+        Schedule, null=True, blank=True, on_delete=models.CASCADE, related_name="calendar_feeds"
+    )
+    token_prefix = models.CharField(max_length=8, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["owner", "schedule", "created_at"]
+
+    def __str__(self) -> str:
+        what = self.schedule.name if self.schedule_id else "my shifts"
+        return f"Calendar feed of {what} ({self.token_prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class NudgeKind(models.TextChoices):
+    BEFORE = "before", "Shift starts soon"
+    START = "start", "Shift started"
+
+
+class ShiftNudge(models.Model):
+    """One reminder about one shift, written before it is sent. The key (kind, schedule, user,
+    shift start) makes a restarted beat unable to repeat it; the beat writes every nudge whose
+    window it is inside, so a beat that was down catches up instead of skipping."""
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=10, choices=NudgeKind.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shift_nudges")
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="nudges")
+    shift_start = models.DateTimeField()
+    shift_end = models.DateTimeField()
+    due_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        indexes = [
+            models.Index(fields=["due_at"], name="nudge_due", condition=Q(status="queued")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.user} on {self.schedule} at {self.shift_start:%Y-%m-%d %H:%M}"
