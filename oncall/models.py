@@ -250,7 +250,9 @@ class CalendarFeed(models.Model):
     schedule's shifts. The token in the URL is the credential; only its hash is stored, and a
     revoked feed answers 404 for ever."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds"
+    )
     schedule = models.ForeignKey(
         Schedule, null=True, blank=True, on_delete=models.CASCADE, related_name="calendar_feeds"
     )
@@ -305,4 +307,6 @@ class ShiftNudge(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.user} on {self.schedule} at {self.shift_start:%Y-%m-%d %H:%M}"
+        return (
+            f"{self.get_kind_display()}: {self.user} on {self.schedule} at {self.shift_start:%Y-%m-%d %H:%M}"
+        )
