@@ -216,6 +216,8 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "engine-tick": {"task": "oncall.tasks.engine_tick", "schedule": MUSTER_TICK_SECONDS},
+    # Shift reminders need minute precision, not the tick's seconds.
+    "shift-nudges": {"task": "oncall.tasks.shift_nudges", "schedule": 60.0},
 }
 SPECTACULAR_SETTINGS.update(
     {

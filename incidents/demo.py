@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from datetime import date, time
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from incidents.choices import IntegrationKind, Role
 from incidents.ingest.links import ingest_url
 from incidents.models import Integration, Membership, Service, Team
 
+DEMO_SCHEDULE = "Payments primary"
 DEMO_PASSWORD = "muster-demo"  # noqa: S105 - printed on purpose: these are demo logins
 
 
@@ -76,7 +78,8 @@ def seed_demo() -> dict[str, Any]:
         slug="search",
         defaults={"name": "Search", "team": team, "description": "Product search and suggestions."},
     )
-    _demo_escalation_policy(team=team, service=checkout)
+    schedule = _demo_schedule(team=team)
+    _demo_escalation_policy(team=team, service=checkout, schedule=schedule)
 
     integrations = []
     for kind in IntegrationKind.values:
@@ -95,12 +98,52 @@ def seed_demo() -> dict[str, Any]:
         "users": users,
         "team": {"slug": team.slug, "name": team.name},
         "services": list(Service.objects.filter(team=team).order_by("slug").values_list("slug", flat=True)),
+        "schedules": [schedule.name],
         "integrations": {"checkout": integrations},
     }
 
 
-def _demo_escalation_policy(*, team: Team, service: Service) -> None:
-    """Checkout pages riley first and sam five minutes later, so the demo shows an escalation."""
+def _demo_schedule(*, team: Team) -> Any:
+    """A weekly rotation of the responders and the manager, Monday 09:00 handoffs, with the manager
+    covering office hours on a layer above it: the timeline shows both layers and the result."""
+    from oncall.models import Schedule
+    from oncall.services.schedules import layer_create, schedule_create
+
+    schedule = Schedule.objects.filter(team=team, name=DEMO_SCHEDULE).first()
+    if schedule is not None:
+        return schedule
+    schedule = schedule_create(team=team, name=DEMO_SCHEDULE, time_zone="Europe/Berlin", actor=None)
+    people = {
+        user.username: user
+        for user in get_user_model().objects.filter(username__in=["riley", "sam", "morgan"])
+    }
+    layer_create(
+        schedule=schedule,
+        name="Weekly",
+        participants=[people["riley"], people["sam"], people["morgan"]],
+        shift_count=1,
+        shift_unit="weeks",
+        start_date=date(2026, 1, 5),  # a Monday
+        handoff_time=time(9, 0),
+        actor=None,
+    )
+    layer_create(
+        schedule=schedule,
+        name="Business hours",
+        participants=[people["morgan"]],
+        shift_count=1,
+        shift_unit="days",
+        start_date=date(2026, 1, 5),
+        handoff_time=time(9, 0),
+        restrictions=[{"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}],
+        actor=None,
+    )
+    return schedule
+
+
+def _demo_escalation_policy(*, team: Team, service: Service, schedule: Any) -> None:
+    """Checkout pages riley and whoever the demo schedule has on call first, and sam five minutes
+    later, so the demo shows an escalation."""
     from oncall.models import EscalationPolicy, EscalationStep
 
     policy, created = EscalationPolicy.objects.get_or_create(
@@ -111,6 +154,9 @@ def _demo_escalation_policy(*, team: Team, service: Service) -> None:
         for position, username in enumerate(["riley", "sam"]):
             step = EscalationStep.objects.create(policy=policy, position=position, delay_minutes=5)
             step.users.set([user_model.objects.get(username=username)])
+    first_step = policy.steps.order_by("position").first()
+    if first_step is not None and not first_step.schedules.filter(pk=schedule.pk).exists():
+        first_step.schedules.add(schedule)
     if service.escalation_policy_id is None:
         service.escalation_policy = policy
         service.save(update_fields=["escalation_policy"])

@@ -10,6 +10,11 @@ from django.db.models import QuerySet
 
 from incidents.choices import IncidentRoleKind, IntegrationKind, Role, Severity, Urgency
 from incidents.models import Incident, Service, person_name
+from incidents.services.heartbeat import (
+    MAX_INTERVAL_MINUTES,
+    MIN_INTERVAL_MINUTES,
+    heartbeat_interval_problem,
+)
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -95,6 +100,14 @@ class IntegrationCreateForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. Production Alertmanager"}),
         help_text="Defaults to the sender's name.",
     )
+    heartbeat_interval_minutes = forms.IntegerField(
+        required=False,
+        min_value=MIN_INTERVAL_MINUTES,
+        max_value=MAX_INTERVAL_MINUTES,
+        label="Ping at least every (minutes)",
+        widget=forms.NumberInput(attrs={"placeholder": "60"}),
+        help_text="Heartbeat monitors only: an incident opens when no ping arrives for this long.",
+    )
     # Generic webhooks only: where the fields sit in the sender's JSON. Empty means the defaults.
     title_path = forms.CharField(
         max_length=200,
@@ -129,6 +142,12 @@ class IntegrationCreateForm(forms.Form):
         if paths and cleaned.get("kind") != IntegrationKind.WEBHOOK:
             raise forms.ValidationError("JSON paths apply only to generic webhook integrations.")
         cleaned["config"] = paths
+        if "kind" in cleaned and "heartbeat_interval_minutes" in cleaned:
+            problem = heartbeat_interval_problem(
+                kind=cleaned["kind"], minutes=cleaned["heartbeat_interval_minutes"]
+            )
+            if problem:
+                self.add_error("heartbeat_interval_minutes", problem)
         return cleaned
 
 

@@ -15,6 +15,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 
 from incidents.models import EngineHeartbeat, Incident
+from oncall import engine
+
+LAG_QUANTILES = ("0.5", "0.99", "1")
 
 
 @never_cache
@@ -79,6 +82,40 @@ class _MusterCollector:
         if beat is not None:
             age.add_metric([], (timezone.now() - beat.last_tick_at).total_seconds())
         yield age
+        yield from _timer_metrics()
+
+
+def _timer_metrics() -> Any:
+    """How late the engine's timers run: the precision goal is one tick (DESIGN.md, the engine)."""
+    now = timezone.now()
+    window = int(engine.LAG_WINDOW.total_seconds())
+    lags = engine.timer_lags(now=now)
+    lag = GaugeMetricFamily(
+        "muster_timer_lag_seconds",
+        f"Seconds between a timer's due time and its processing, over the last {window}s "
+        '(quantile="1" is the maximum; absent when no timer was processed)',
+        labels=["kind", "quantile"],
+    )
+    samples = GaugeMetricFamily(
+        "muster_timer_lag_samples",
+        f"Timers processed over the last {window}s, i.e. the samples behind muster_timer_lag_seconds",
+        labels=["kind"],
+    )
+    for kind, seconds in lags.items():
+        samples.add_metric([kind], len(seconds))
+        if seconds:
+            for q in LAG_QUANTILES:
+                lag.add_metric([kind, q], engine.quantile(seconds, float(q)))
+    yield lag
+    yield samples
+    overdue = GaugeMetricFamily(
+        "muster_timers_overdue",
+        "Timers due more than one tick ago and not processed yet",
+        labels=["kind"],
+    )
+    for kind, count in engine.timers_overdue(now=now).items():
+        overdue.add_metric([kind], count)
+    yield overdue
 
 
 @never_cache

@@ -20,6 +20,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -61,6 +62,7 @@ from incidents.services import (
     integration_create,
     maintenance_window_create,
 )
+from oncall.selectors.schedules import service_oncall
 
 PAGE_SIZE = 50
 LIST_PARTIAL = "incidents/partials/_incident_list.html"
@@ -350,6 +352,7 @@ def _service_context(request: HttpRequest, service: Service, **forms_: forms.For
         "integrations": service.integrations.all(),
         "maintenance_windows": service.maintenance_windows.select_related("created_by")[:20],
         "change_events": service.change_events.all()[:20],
+        "oncall_now": service_oncall(service=service, at=timezone.now()),
     }
     if can_manage:
         context["integration_form"] = forms_.get("integration_form") or IntegrationCreateForm()
@@ -379,6 +382,7 @@ def integration_create_view(request: HttpRequest, slug: str) -> HttpResponse:
                 kind=form.cleaned_data["kind"],
                 name=form.cleaned_data["name"],
                 config=form.cleaned_data["config"],
+                heartbeat_interval_minutes=form.cleaned_data["heartbeat_interval_minutes"],
                 actor=request.user,
             )
         except DomainError as exc:
@@ -439,6 +443,17 @@ def _curl(url: str, body: dict[str, Any], headers: dict[str, str] | None = None)
     lines += [f"  -H {shlex.quote(f'{name}: {value}')}" for name, value in (headers or {}).items()]
     lines.append(f"  -d {shlex.quote(json.dumps(body, indent=2))}")
     return " \\\n".join(lines)
+
+
+def _cron_at_least_every(minutes: int) -> str:
+    """A crontab schedule that runs at least once per `minutes`, for the heartbeat example."""
+    if minutes < 60:
+        step = max(d for d in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) if d <= minutes)
+        return "* * * * *" if step == 1 else f"*/{step} * * * *"
+    if minutes < 24 * 60:
+        hours = max(d for d in (1, 2, 3, 4, 6, 8, 12) if d <= minutes // 60)
+        return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
+    return "0 3 * * *" if minutes < 7 * 24 * 60 else "0 3 * * 1"
 
 
 def integration_snippets(*, integration: Integration, key: str) -> list[Snippet]:
@@ -518,6 +533,23 @@ def integration_snippets(*, integration: Integration, key: str) -> list[Snippet]
                 f"    name: {receiver}\n    receivers:\n      - uid: {receiver}\n        type: webhook\n"
                 f'        settings:\n          url: "{url}"\n          httpMethod: POST\n',
             ),
+        ]
+    if kind == IntegrationKind.HEARTBEAT:
+        minutes = integration.heartbeat_interval_minutes or 60
+        every = _cron_at_least_every(minutes)
+        return [
+            Snippet(
+                "Ping URL",
+                url,
+                f"GET, HEAD or POST at least every {minutes} min. Monitoring starts with the first ping; "
+                "after that, a missed ping opens an incident and the next ping resolves it.",
+            ),
+            Snippet(
+                "Ping from a cron job (crontab)",
+                f"{every} /usr/local/bin/backup.sh && curl -fsS -m 10 --retry 3 -o /dev/null {shlex.quote(url)}",
+                "Ping after the job succeeds (&&), so a failing job is as loud as one that never ran.",
+            ),
+            Snippet("Test it with curl", f"curl -fsS -m 10 {shlex.quote(url)}"),
         ]
     if kind == IntegrationKind.NATIVE:
         return [

@@ -8,15 +8,16 @@ failed once its deadline passes and shows on the timeline; the escalation goes o
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from incidents.choices import IncidentStatus, TimelineKind
-from incidents.models import person_name
+from incidents.models import TimelineEvent, person_name
 from incidents.services import timeline_record
 from oncall import acklinks
 from oncall.channels import get_channel
@@ -32,6 +33,7 @@ BACKOFF_SECONDS = (15, 60, 180)
 # lost messages, not a way to flood the queue while a worker is busy.
 REENQUEUE_AFTER = timedelta(seconds=30)
 TICK_BATCH = 500
+DEADLINE_ERROR = "no answer from the provider before the deadline"
 
 
 def delivery_deadline() -> timedelta:
@@ -46,32 +48,41 @@ class TickReport:
 
 
 def tick(*, now: datetime | None = None) -> TickReport:
-    """Advance due escalations, fail stuck sends, and list the notifications to hand to workers."""
-    now = now or timezone.now()
+    """Advance due escalations, fail stuck sends, and list the notifications to hand to workers.
+
+    Without an explicit `now`, the clock is read again for each escalation and each phase: a long
+    batch then neither schedules next steps early nor hides how late its last rows were.
+    """
+
+    def clock() -> datetime:
+        return now or timezone.now()
+
     report = TickReport()
-    due_states = EscalationState.objects.filter(closed_at__isnull=True, next_step_at__lte=now).order_by(
+    due_states = EscalationState.objects.filter(closed_at__isnull=True, next_step_at__lte=clock()).order_by(
         "next_step_at"
     )
     for state_id in due_states.values_list("pk", flat=True)[:TICK_BATCH]:
-        escalation_advance(state_id=state_id, now=now)
+        escalation_advance(state_id=state_id, now=clock())
         report.escalations += 1
-    for notification in Notification.objects.filter(status=NotificationStatus.SENDING, claimed_until__lt=now)[
-        :TICK_BATCH
-    ]:
-        report.expired += _expire(notification, now)
-    due = Notification.objects.filter(status=NotificationStatus.QUEUED, due_at__lte=now).filter(
-        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - REENQUEUE_AFTER)
+    expire_at = clock()
+    for notification in Notification.objects.filter(
+        status=NotificationStatus.SENDING, claimed_until__lt=expire_at
+    )[:TICK_BATCH]:
+        report.expired += _expire(notification, expire_at)
+    handover_at = clock()
+    due = Notification.objects.filter(status=NotificationStatus.QUEUED, due_at__lte=handover_at).filter(
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=handover_at - REENQUEUE_AFTER)
     )
     report.to_deliver = list(due.order_by("due_at").values_list("pk", flat=True)[:TICK_BATCH])
     if report.to_deliver:
-        Notification.objects.filter(pk__in=report.to_deliver).update(enqueued_at=now)
+        Notification.objects.filter(pk__in=report.to_deliver).update(enqueued_at=handover_at)
     return report
 
 
 def _expire(notification: Notification, now: datetime) -> int:
     changed = Notification.objects.filter(
         pk=notification.pk, status=NotificationStatus.SENDING, claimed_until__lt=now
-    ).update(status=NotificationStatus.FAILED, last_error="no answer from the provider before the deadline")
+    ).update(status=NotificationStatus.FAILED, last_error=DEADLINE_ERROR)
     if changed:
         _timeline_failed(
             notification, "no answer from the provider before the deadline; it may or may not have arrived"
@@ -82,61 +93,74 @@ def _expire(notification: Notification, now: datetime) -> int:
 def deliver(*, notification_id: int, now: datetime | None = None) -> str:
     """Send one notification at most once. Returns what happened, for logs and tests."""
     now = now or timezone.now()
+    # claimed_until stays on the row afterwards: minus delivery_deadline() it is the claim time,
+    # from which /metrics derives the timer lag (see timer_lags).
+    claimed_until = now + delivery_deadline()
     claimed = Notification.objects.filter(
         pk=notification_id, status=NotificationStatus.QUEUED, due_at__lte=now
-    ).update(
-        status=NotificationStatus.SENDING, claimed_until=now + delivery_deadline(), attempts=F("attempts") + 1
-    )
+    ).update(status=NotificationStatus.SENDING, claimed_until=claimed_until, attempts=F("attempts") + 1)
     if not claimed:
         return "not claimable"
     notification = Notification.objects.select_related("incident__service", "user").get(pk=notification_id)
+    lag = (now - notification.due_at).total_seconds()
+    if lag > settings.MUSTER_TICK_SECONDS:  # /metrics has the distribution; this names the rows
+        logger.info("notification %s claimed %.1f s after it was due", notification.pk, lag)
+    mine = Notification.objects.filter(pk=notification.pk, claimed_until=claimed_until)
     incident = notification.incident
     if incident.status != IncidentStatus.TRIGGERED:
-        _finish(notification, NotificationStatus.CANCELLED, error=f"cancelled: incident {incident.status}")
+        _finish(mine, NotificationStatus.CANCELLED, error=f"cancelled: incident {incident.status}")
         return "cancelled"
     try:
         channel = get_channel(notification.channel)
     except ValueError as exc:  # a channel kind this installation does not know: no retry can fix it
-        _finish(notification, NotificationStatus.FAILED, error=str(exc))
-        _timeline_failed(notification, str(exc))
+        if _finish(mine, NotificationStatus.FAILED, error=str(exc)):
+            _timeline_failed(notification, str(exc))
         return "failed"
     try:
         delivered = channel.send(address=notification.address, message=build_message(notification))
     except PermanentError as exc:
-        _finish(notification, NotificationStatus.FAILED, error=str(exc))
-        _timeline_failed(notification, str(exc))
+        if _finish(mine, NotificationStatus.FAILED, error=str(exc)):
+            _timeline_failed(notification, str(exc))
         return "failed"
     except Exception as exc:  # transient, or a bug in a channel: retry rather than lose the page
         if not isinstance(exc, TransientError):
             logger.exception("channel %s raised unexpectedly", notification.channel)
         if notification.attempts >= MAX_ATTEMPTS:
-            _finish(
-                notification,
-                NotificationStatus.FAILED,
-                error=f"gave up after {notification.attempts} attempts: {exc}",
-            )
-            _timeline_failed(notification, f"gave up after {notification.attempts} attempts: {exc}")
+            error = f"gave up after {notification.attempts} attempts: {exc}"
+            if _finish(mine, NotificationStatus.FAILED, error=error):
+                _timeline_failed(notification, error)
             return "failed"
         retry_after = getattr(exc, "retry_after", None) or BACKOFF_SECONDS[min(notification.attempts, 3) - 1]
-        Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
+        requeued = mine.filter(status=NotificationStatus.SENDING).update(
             status=NotificationStatus.QUEUED,
             due_at=timezone.now() + timedelta(seconds=retry_after),
             claimed_until=None,
             enqueued_at=None,
             last_error=str(exc)[:1000],
         )
-        return "retry"
-    Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
-        status=NotificationStatus.SENT,
-        sent_at=timezone.now(),
-        provider_id=delivered.provider_id[:200],
-        last_error="",
-    )
+        # Not requeued: the tick already failed it at the deadline, and this attempt did not get
+        # through either, so that verdict stands.
+        return "retry" if requeued else "failed"
+    sent = {
+        "status": NotificationStatus.SENT,
+        "sent_at": timezone.now(),
+        "provider_id": delivered.provider_id[:200],
+        "last_error": "",
+    }
+    if mine.filter(status=NotificationStatus.SENDING).update(**sent):
+        outcome = "delivered"
+    elif mine.filter(status=NotificationStatus.FAILED, last_error=DEADLINE_ERROR).update(**sent):
+        # The send outlived its deadline and the tick wrote it off as "may or may not have arrived";
+        # now it is known to have arrived, so the row and the timeline say so.
+        outcome = "delivered after the deadline had passed"
+    else:
+        logger.error("notification %s was delivered but its row was changed meanwhile", notification.pk)
+        return "sent"
     name = person_name(notification.user)
     timeline_record(
         incident=incident,
         kind=TimelineKind.PAGED,
-        text=f"Paged {name} by {notification.get_channel_display()}: delivered",
+        text=f"Paged {name} by {notification.get_channel_display()}: {outcome}",
         data={
             "notification_id": notification.pk,
             "channel": notification.channel,
@@ -146,10 +170,14 @@ def deliver(*, notification_id: int, now: datetime | None = None) -> str:
     return "sent"
 
 
-def _finish(notification: Notification, status: str, *, error: str) -> None:
-    Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
-        status=status, last_error=error[:1000], claimed_until=None
-    )
+def _finish(mine: QuerySet[Notification], status: str, *, error: str) -> bool:
+    """Record the outcome of this worker's claim. False when the tick had already failed the row at
+    its deadline; the real error then replaces "no answer", and the timeline has its entry already."""
+    fields = {"status": status, "last_error": error[:1000]}
+    if mine.filter(status=NotificationStatus.SENDING).update(**fields):
+        return True
+    mine.filter(status=NotificationStatus.FAILED, last_error=DEADLINE_ERROR).update(**fields)
+    return False
 
 
 def _timeline_failed(notification: Notification, reason: str) -> None:
@@ -182,3 +210,65 @@ def build_message(notification: Notification) -> Message:
         summary=alert.summary if alert is not None and alert.summary != incident.title else "",
         dedup_id=str(notification.pk),
     )
+
+
+# --- timer lag, for /metrics ----------------------------------------------------------------
+# Derived from the rows, not from counters in the worker: the web process answering /metrics and
+# the Celery workers are different processes (often different machines).
+
+LAG_WINDOW = timedelta(minutes=10)
+# Notification has no index that fits the lag query, so /metrics reads only the newest rows: a
+# scrape stays cheap however long the history grows.
+LAG_SCAN_ROWS = 50_000
+
+
+def timer_lags(*, now: datetime | None = None, window: timedelta = LAG_WINDOW) -> dict[str, list[float]]:
+    """Seconds between each timer's due time and its processing, for timers processed in the last
+    `window`, sorted, by kind: "escalation" (a step fired; its timeline event records when it was
+    due) and "notification" (a delivery claimed; the claim time is claimed_until minus the deadline)."""
+    now = now or timezone.now()
+    since = now - window
+    fired_steps = TimelineEvent.objects.filter(
+        kind=TimelineKind.ESCALATED, created_at__gt=since, created_at__lte=now
+    ).values_list("created_at", "data__due_at")
+    escalation = [
+        (fired - datetime.fromisoformat(due)).total_seconds()
+        for fired, due in fired_steps
+        if isinstance(due, str)  # events written before the due time was recorded have none
+    ]
+    deadline = delivery_deadline()
+    newest_notification = Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    claims = Notification.objects.filter(
+        pk__gt=newest_notification - LAG_SCAN_ROWS,
+        claimed_until__gt=since + deadline,
+        claimed_until__lte=now + deadline,
+    ).values_list("claimed_until", "due_at")
+    notification = [
+        (claimed_until - deadline - due_at).total_seconds()
+        for claimed_until, due_at in claims
+        if claimed_until is not None
+    ]
+    return {"escalation": sorted(escalation), "notification": sorted(notification)}
+
+
+def timers_overdue(*, now: datetime | None = None) -> dict[str, int]:
+    """Timers still waiting more than one tick after they were due, by kind: escalation steps,
+    queued notifications, and claimed sends past their deadline (which the tick should have failed)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.MUSTER_TICK_SECONDS)
+    return {
+        "escalation": EscalationState.objects.filter(closed_at__isnull=True, next_step_at__lt=cutoff).count(),
+        "notification": Notification.objects.filter(
+            status=NotificationStatus.QUEUED, due_at__lt=cutoff
+        ).count(),
+        "delivery_deadline": Notification.objects.filter(
+            status=NotificationStatus.SENDING, claimed_until__lt=cutoff
+        ).count(),
+    }
+
+
+def quantile(ordered: list[float], q: float) -> float:
+    """Nearest-rank quantile of sorted samples; q=1 is the maximum."""
+    if not ordered:
+        raise ValueError("no samples")
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]

@@ -266,7 +266,7 @@ class CalendarFeed(models.Model):
         ordering = ["owner", "schedule", "created_at"]
 
     def __str__(self) -> str:
-        what = self.schedule.name if self.schedule_id else "my shifts"
+        what = self.schedule.name if self.schedule is not None else "my shifts"
         return f"Calendar feed of {what} ({self.token_prefix}…)"
 
     @property

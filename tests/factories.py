@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import factory
@@ -159,3 +160,49 @@ class EscalationStepFactory(factory.django.DjangoModelFactory):
     def teams(obj: Any, create: bool, extracted: list[Any] | None, **kwargs: object) -> None:
         if create and extracted:
             obj.teams.set(extracted)
+
+
+# --- schedules ---
+
+
+class ScheduleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "oncall.Schedule"
+
+    name = factory.Sequence(lambda n: f"Schedule {n}")
+    team = factory.SubFactory(TeamFactory)
+    time_zone = "UTC"
+
+
+class LayerFactory(factory.django.DjangoModelFactory):
+    """`participants=[user, …]` writes the layer's first epoch (effective from its start)."""
+
+    class Meta:
+        model = "oncall.Layer"
+        skip_postgeneration_save = True
+
+    schedule = factory.SubFactory(ScheduleFactory)
+    # On top of the schedule's other layers, as layer_create puts it.
+    position = factory.LazyAttribute(lambda layer: layer.schedule.layers.count())
+    shift_count = 1
+    shift_unit = "weeks"
+    start_date = factory.LazyFunction(lambda: timezone.now().date())
+    handoff_time = time(9, 0)
+
+    @factory.post_generation
+    def participants(obj: Any, create: bool, extracted: list[Any] | None, **kwargs: object) -> None:
+        if create and extracted is not None:
+            obj.epochs.create(
+                effective_from=datetime.combine(obj.start_date, obj.handoff_time, tzinfo=UTC),
+                participants=[user.pk for user in extracted],
+            )
+
+
+class OverrideFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "oncall.Override"
+
+    schedule = factory.SubFactory(ScheduleFactory)
+    user = factory.SubFactory(UserFactory)
+    starts_at = factory.LazyFunction(timezone.now)
+    ends_at = factory.LazyAttribute(lambda o: o.starts_at + timedelta(hours=8))

@@ -41,6 +41,11 @@ from incidents.models import (
     person_name,
 )
 from incidents.selectors import incident_alerts, incident_timeline
+from incidents.services.heartbeat import (
+    MAX_INTERVAL_MINUTES,
+    MIN_INTERVAL_MINUTES,
+    heartbeat_interval_problem,
+)
 
 
 def absolute_url(obj: Any) -> str:
@@ -416,6 +421,9 @@ class IntegrationSerializer(serializers.ModelSerializer):
             "auto_resolve",
             "rate_limit_per_minute",
             "config",
+            "heartbeat_interval_minutes",
+            "last_ping_at",
+            "heartbeat_due_at",
             "created_at",
         ]
         read_only_fields = fields
@@ -451,8 +459,21 @@ class IntegrationCreateSerializer(serializers.Serializer):
         help_text="Generic webhook only: title_path, severity_path, dedup_key_path, source_path, "
         "action_path (dotted paths into the sender's JSON), resolve_values, acknowledge_values.",
     )
+    heartbeat_interval_minutes = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=MIN_INTERVAL_MINUTES,
+        max_value=MAX_INTERVAL_MINUTES,
+        help_text="Heartbeat only, and required for it: an incident opens when no ping arrives for this "
+        "many minutes (plus a tenth, at least one minute, of grace). Armed by the first ping.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if problem := heartbeat_interval_problem(
+            kind=attrs["kind"], minutes=attrs.get("heartbeat_interval_minutes")
+        ):
+            raise serializers.ValidationError({"heartbeat_interval_minutes": [problem]})
         config = attrs.get("config") or {}
         if config and attrs["kind"] != IntegrationKind.WEBHOOK:
             raise serializers.ValidationError(
@@ -466,10 +487,23 @@ class IntegrationCreateSerializer(serializers.Serializer):
 class IntegrationUpdateSerializer(serializers.ModelSerializer):
     name = serializers.CharField(max_length=100)
     config = serializers.DictField(required=False, help_text="Generic webhook only; see creation.")
+    heartbeat_interval_minutes = serializers.IntegerField(
+        required=False,
+        min_value=MIN_INTERVAL_MINUTES,
+        max_value=MAX_INTERVAL_MINUTES,
+        help_text="Heartbeat only; see creation.",
+    )
 
     class Meta:
         model = Integration
-        fields = ["name", "enabled", "auto_resolve", "config"]
+        fields = ["name", "enabled", "auto_resolve", "config", "heartbeat_interval_minutes"]
+
+    def validate_heartbeat_interval_minutes(self, minutes: int) -> int:
+        if self.instance is not None and (
+            problem := heartbeat_interval_problem(kind=self.instance.kind, minutes=minutes)
+        ):
+            raise serializers.ValidationError(problem)
+        return minutes
 
     def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
         if config and self.instance is not None and self.instance.kind != IntegrationKind.WEBHOOK:

@@ -21,6 +21,8 @@ def ingest_url(*, kind: str, key: str) -> str:
     path = _SHARED_PATHS.get(IntegrationKind(kind))
     if path is not None:
         return base + path
+    if kind == IntegrationKind.HEARTBEAT:
+        return f"{base}/heartbeat/{key}"
     return f"{base}/hooks/{key}"
 
 

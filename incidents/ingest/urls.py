@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from incidents.ingest import views
+from incidents.ingest import heartbeat, views
 
 app_name = "ingest"
 
@@ -35,4 +35,7 @@ urlpatterns: list[URLPattern] = [
     # Alertmanager, Grafana and generic webhooks carry the key in the path.
     path("hooks/<str:key>", views.hook, name="hook"),
     path("hooks/<str:key>/", views.hook),
+    # Heartbeat monitors: cron jobs and uptime checkers ping with GET, HEAD or POST.
+    path("heartbeat/<str:key>", heartbeat.heartbeat, name="heartbeat"),
+    path("heartbeat/<str:key>/", heartbeat.heartbeat),
 ]

@@ -25,6 +25,7 @@ from incidents.services.config import (
     service_update,
 )
 from incidents.services.errors import DomainError, InvalidTransition
+from incidents.services.heartbeat import heartbeat_ping, heartbeats_check
 from incidents.services.lifecycle import (
     incident_acknowledge,
     incident_add_note,
@@ -48,6 +49,8 @@ __all__ = [
     "api_token_create",
     "audit_record",
     "change_event_record",
+    "heartbeat_ping",
+    "heartbeats_check",
     "incident_acknowledge",
     "incident_add_note",
     "incident_assign_role",

@@ -21,6 +21,7 @@ from incidents.models import (
     hash_secret,
 )
 from incidents.services.errors import DomainError
+from incidents.services.heartbeat import check_heartbeat_interval, heartbeat_deadline
 
 # --- configuration --------------------------------------------------------------------------
 
@@ -84,11 +85,30 @@ def _check_config(*, kind: str, config: dict[str, Any]) -> None:
 def integration_update(*, integration: Integration, actor: Any, **changes: Any) -> Integration:
     if "config" in changes:
         _check_config(kind=integration.kind, config=changes["config"])
+    if "heartbeat_interval_minutes" in changes:
+        check_heartbeat_interval(kind=integration.kind, minutes=changes["heartbeat_interval_minutes"])
     changed = _apply_changes(
         obj=integration,
         changes=changes,
-        allowed={"name", "enabled", "auto_resolve", "rate_limit_per_minute", "config"},
+        allowed={
+            "name",
+            "enabled",
+            "auto_resolve",
+            "rate_limit_per_minute",
+            "config",
+            "heartbeat_interval_minutes",
+        },
     )
+    if "heartbeat_interval_minutes" in changed:
+        # An armed monitor now expects its next ping by the new interval. Read under a lock: a ping
+        # may have moved the timer since `integration` was loaded.
+        timer = Integration.objects.select_for_update().filter(pk=integration.pk)
+        integration.last_ping_at, armed = timer.values_list("last_ping_at", "heartbeat_due_at").get()
+        if armed is not None and integration.last_ping_at is not None:
+            integration.heartbeat_due_at = heartbeat_deadline(
+                integration=integration, pinged_at=integration.last_ping_at
+            )
+            timer.update(heartbeat_due_at=integration.heartbeat_due_at)
     if changed:
         audit_record(actor=actor, action="integration.update", obj=integration, data=changed)
     return integration
@@ -101,22 +121,30 @@ def integration_create(
     kind: str,
     name: str = "",
     config: dict[str, Any] | None = None,
+    heartbeat_interval_minutes: int | None = None,
     actor: Any,
 ) -> tuple[Integration, str]:
-    """Returns the integration and its key. The key is shown once and only its hash is kept."""
+    """Returns the integration and its key. The key is shown once and only its hash is kept.
+
+    A heartbeat monitor needs `heartbeat_interval_minutes`; it is armed by its first ping."""
     if kind not in IntegrationKind.values:
         raise DomainError(f"Integration kind must be one of {', '.join(IntegrationKind.values)}.")
     _check_config(kind=kind, config=config or {})
+    check_heartbeat_interval(kind=kind, minutes=heartbeat_interval_minutes)
     key = Integration.new_key()
     integration = Integration(
         service=service,
         kind=kind,
         name=name.strip() or IntegrationKind(kind).label,
         config=config or {},
+        heartbeat_interval_minutes=heartbeat_interval_minutes,
     )
     integration.set_key(key)
     integration.save()
-    audit_record(actor=actor, action="integration.create", obj=integration, data={"kind": kind})
+    data: dict[str, Any] = {"kind": kind}
+    if heartbeat_interval_minutes is not None:
+        data["heartbeat_interval_minutes"] = heartbeat_interval_minutes
+    audit_record(actor=actor, action="integration.create", obj=integration, data=data)
     return integration, key
 
 

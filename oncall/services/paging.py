@@ -140,7 +140,13 @@ def escalation_advance(*, state_id: int, now: datetime | None = None) -> list[in
                 incident=incident,
                 kind=TimelineKind.ESCALATED,
                 text=f"Escalated to {label}: {names}",
-                data={"step": state.step_index, "repeat": state.repeat, "user_ids": [u.pk for u in users]},
+                data={
+                    "step": state.step_index,
+                    "repeat": state.repeat,
+                    "user_ids": [u.pk for u in users],
+                    # When the step was due; the event's time is when it fired (timer lag on /metrics).
+                    "due_at": state.next_step_at.isoformat() if state.next_step_at else None,
+                },
                 at=now,
             )
             state.notified_anyone = True
@@ -259,6 +265,9 @@ def notifications_queue(
                     address=route.address,
                     due_at=now + timedelta(minutes=route.delay_minutes),
                     step_index=step_index,
+                    # Due now: handed to a worker on commit below, so the tick leaves it alone
+                    # unless that hand-over is lost (REENQUEUE_AFTER later).
+                    enqueued_at=now if route.delay_minutes == 0 else None,
                 )
         except IntegrityError:
             continue  # already written by an earlier run of this step

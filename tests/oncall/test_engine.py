@@ -15,7 +15,7 @@ from incidents.services import (
     maintenance_window_create,
 )
 from oncall import engine
-from oncall.channels.base import PermanentError
+from oncall.channels.base import Delivered, Message, PermanentError, TransientError
 from oncall.models import Notification, NotificationStatus
 from tests.factories import (
     ContactMethodFactory,
@@ -26,8 +26,24 @@ from tests.factories import (
     NotificationRuleFactory,
     UserFactory,
 )
+from tests.oncall.conftest import PageRecorder, RecordingChannel
 
 pytestmark = pytest.mark.django_db
+
+
+class SlowChannel(RecordingChannel):
+    """A provider that answers only after the delivery deadline, by which time the tick has run."""
+
+    def __init__(self, recorder: PageRecorder, *, outcome: Exception | None) -> None:
+        super().__init__("email", recorder)
+        self.outcome = outcome
+
+    def send(self, *, address: str, message: Message) -> Delivered:
+        self.recorder.traveller.shift(engine.delivery_deadline() + timedelta(seconds=5))
+        assert engine.tick().expired == 1
+        if self.outcome is not None:
+            raise self.outcome
+        return super().send(address=address, message=message)
 
 
 @pytest.fixture
@@ -66,6 +82,7 @@ def test_first_page_goes_out_at_once(pages, policy, integration, responder):
 
 
 def test_rule_delays_are_followed(pages, policy, integration, responder):
+    responder.contact_methods.all().delete()  # her own rules instead of the default email at 0
     email = NotificationRuleFactory(contact_method=ContactMethodFactory(user=responder), delay_minutes=0)
     sms = NotificationRuleFactory(
         contact_method=ContactMethodFactory(user=responder, kind="sms", address="+15555550100"),
@@ -111,6 +128,7 @@ def test_repeat_runs_the_steps_again_then_stops(pages, policy, integration, resp
 
 
 def test_acknowledge_stops_every_pending_page_and_step(pages, policy, integration, responder, manager):
+    responder.contact_methods.all().delete()  # her own rules instead of the default email at 0
     NotificationRuleFactory(contact_method=ContactMethodFactory(user=responder), delay_minutes=0)
     NotificationRuleFactory(
         contact_method=ContactMethodFactory(user=responder, kind="sms", address="+15555550100"),
@@ -226,6 +244,7 @@ def test_nobody_is_paged_during_maintenance(pages, policy, integration, responde
 
 
 def test_low_urgency_follows_the_low_urgency_rules(pages, policy, integration, responder):
+    responder.contact_methods.all().delete()  # her own rules instead of the default email at 0
     NotificationRuleFactory(contact_method=ContactMethodFactory(user=responder), urgency="high")
     low = NotificationRuleFactory(
         contact_method=ContactMethodFactory(user=responder, kind="ntfy", address="rosa-quiet"),
@@ -302,6 +321,50 @@ class TestDelivery:
         notification.refresh_from_db()
         assert notification.status == NotificationStatus.FAILED
         assert incident.timeline.filter(kind=TimelineKind.PAGE_FAILED).exists()
+
+    def test_a_send_that_outlives_its_deadline_is_recorded_as_delivered_once_it_arrives(
+        self, pages, monkeypatch, policy, integration, responder
+    ):
+        EscalationStepFactory(policy=policy, users=[responder], delay_minutes=60)
+        incident = trigger(integration).incident
+        engine.tick()
+        slow = SlowChannel(pages, outcome=None)
+        monkeypatch.setattr(engine, "get_channel", lambda kind: slow)
+        assert engine.deliver(notification_id=Notification.objects.get().pk) == "sent"
+        pages.expect((responder.email, incident.reference))
+        notification = Notification.objects.get()
+        assert notification.status == NotificationStatus.SENT
+        assert notification.last_error == ""
+        # The tick's verdict stays on the timeline, followed by what really happened.
+        assert kinds(incident)[-2:] == [TimelineKind.PAGE_FAILED, TimelineKind.PAGED]
+        assert "after the deadline" in incident.timeline.last().text
+
+    def test_a_send_that_fails_after_its_deadline_is_not_reported_twice(
+        self, pages, monkeypatch, policy, integration, responder
+    ):
+        EscalationStepFactory(policy=policy, users=[responder], delay_minutes=60)
+        incident = trigger(integration).incident
+        engine.tick()
+        slow = SlowChannel(pages, outcome=PermanentError("550 no such user"))
+        monkeypatch.setattr(engine, "get_channel", lambda kind: slow)
+        assert engine.deliver(notification_id=Notification.objects.get().pk) == "failed"
+        notification = Notification.objects.get()
+        assert notification.status == NotificationStatus.FAILED
+        assert notification.last_error == "550 no such user"  # the real reason replaces "no answer"
+        assert incident.timeline.filter(kind=TimelineKind.PAGE_FAILED).count() == 1
+
+    def test_a_transient_error_after_the_deadline_is_not_retried(
+        self, pages, monkeypatch, policy, integration, responder
+    ):
+        EscalationStepFactory(policy=policy, users=[responder], delay_minutes=60)
+        trigger(integration)
+        engine.tick()
+        slow = SlowChannel(pages, outcome=TransientError("503"))
+        monkeypatch.setattr(engine, "get_channel", lambda kind: slow)
+        assert engine.deliver(notification_id=Notification.objects.get().pk) == "failed"
+        assert Notification.objects.get().status == NotificationStatus.FAILED
+        pages.run(minutes=5)
+        pages.expect_nothing()
 
     def test_a_page_queued_before_acknowledge_is_not_sent_after_it(
         self, pages, policy, integration, responder
@@ -383,3 +446,19 @@ class TestScheduleTargets:
         after = trigger(integration, key="after").incident
         pages.run()
         pages.expect((manager.email, after.reference))
+
+
+def test_a_page_handed_to_a_worker_on_commit_is_not_handed_over_again_by_the_tick(
+    pages, policy, integration, responder
+):
+    EscalationStepFactory(policy=policy, users=[responder])
+    incident = trigger(integration).incident
+    engine.tick()  # fires step 1: its page is handed over on commit
+    page = Notification.objects.get(user=responder)
+    assert page.enqueued_at is not None
+    assert engine.tick().to_deliver == []  # no second task for the same page
+    # The hand-over was lost (broker restart, worker crash): the tick is the safety net.
+    pages.traveller.shift(engine.REENQUEUE_AFTER + timedelta(seconds=1))
+    assert engine.tick().to_deliver == [page.pk]
+    assert engine.deliver(notification_id=page.pk) == "sent"
+    pages.expect((responder.email, incident.reference))

@@ -12,16 +12,11 @@ from django.test import Client
 from incidents.choices import IncidentStatus
 from incidents.ingest.events import AlertEvent
 from incidents.services import alert_ingest
-from oncall import engine
 from oncall.models import Notification, NotificationStatus
 from tests.factories import EscalationPolicyFactory, EscalationStepFactory, IntegrationFactory
+from tests.paging import run_engine_once
 
 pytestmark = pytest.mark.django_db
-
-
-def run_engine() -> None:
-    for notification_id in engine.tick().to_deliver:
-        engine.deliver(notification_id=notification_id)
 
 
 def test_the_ack_link_in_a_delivered_email_acknowledges_the_incident(
@@ -38,7 +33,7 @@ def test_the_ack_link_in_a_delivered_email_acknowledges_the_incident(
         event=AlertEvent(action="trigger", dedup_key="k", group_key="k", summary="Checkout 5xx above 5%"),
     ).incident
 
-    run_engine()
+    run_engine_once()
 
     [envelope] = smtp_server.envelopes
     assert envelope.rcpt_tos == [responder.email]
@@ -59,6 +54,6 @@ def test_the_ack_link_in_a_delivered_email_acknowledges_the_incident(
     incident.refresh_from_db()
     assert incident.status == IncidentStatus.ACKNOWLEDGED
     assert incident.timeline.get(kind="acknowledged").actor_user == responder
-    run_engine()  # step 2 was due at once (delay 0) but the acknowledgement closed the escalation
+    run_engine_once()  # step 2 was due at once (delay 0) but the acknowledgement closed the escalation
     assert len(smtp_server.envelopes) == 1
     assert Notification.objects.get().status == NotificationStatus.SENT

@@ -53,6 +53,7 @@ def test_a_real_worker_delivers_the_first_page_on_commit(team, service, responde
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     Receiver.received = []
+    responder.contact_methods.all().delete()  # only the webhook, instead of the default email at 0
     contact = ContactMethodFactory(
         user=responder, kind="webhook", address=f"http://127.0.0.1:{server.server_address[1]}/page"
     )
