@@ -87,6 +87,9 @@ def seed_demo() -> dict[str, Any]:
         integration = Integration.objects.filter(service=checkout, kind=kind, name=f"Demo {kind}").first()
         if integration is None:
             integration = Integration(service=checkout, kind=kind, name=f"Demo {kind}")
+        if kind == IntegrationKind.HEARTBEAT and integration.heartbeat_interval_minutes is None:
+            # Armed by its first ping; ten minutes without one opens an incident.
+            integration.heartbeat_interval_minutes = 10
         integration.set_key(key)
         integration.save()
         integrations.append(
@@ -142,21 +145,16 @@ def _demo_schedule(*, team: Team) -> Any:
 
 
 def _demo_escalation_policy(*, team: Team, service: Service, schedule: Any) -> None:
-    """Checkout pages riley and whoever the demo schedule has on call first, and sam five minutes
-    later, so the demo shows an escalation."""
+    """Checkout pages whoever the demo schedule has on call, and every responder of the team five
+    minutes later if nobody has acknowledged, so the demo shows an escalation."""
     from oncall.models import EscalationPolicy, EscalationStep
 
     policy, created = EscalationPolicy.objects.get_or_create(
         team=team, name="Checkout primary", defaults={"repeat_count": 1}
     )
     if created:
-        user_model = get_user_model()
-        for position, username in enumerate(["riley", "sam"]):
-            step = EscalationStep.objects.create(policy=policy, position=position, delay_minutes=5)
-            step.users.set([user_model.objects.get(username=username)])
-    first_step = policy.steps.order_by("position").first()
-    if first_step is not None and not first_step.schedules.filter(pk=schedule.pk).exists():
-        first_step.schedules.add(schedule)
+        EscalationStep.objects.create(policy=policy, position=0, delay_minutes=5).schedules.set([schedule])
+        EscalationStep.objects.create(policy=policy, position=1, delay_minutes=5).teams.set([team])
     if service.escalation_policy_id is None:
         service.escalation_policy = policy
         service.save(update_fields=["escalation_policy"])

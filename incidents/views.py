@@ -21,10 +21,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from incidents.choices import IncidentRoleKind, IntegrationKind, Role
 from incidents.filters import OPEN, IncidentFilter
@@ -40,6 +38,7 @@ from incidents.forms import (
 from incidents.ingest.links import ingest_url, opsgenie_api_url, pagerduty_change_url
 from incidents.models import Incident, Integration, Service
 from incidents.permissions import can_act_on_incident, can_manage_service, can_respond
+from incidents.responses import forbidden, htmx_details, render_page, wants_partial
 from incidents.selectors import (
     incident_alerts,
     incident_get_for_user,
@@ -71,30 +70,6 @@ TIMELINE_PARTIAL = "incidents/partials/_timeline.html"
 TIMELINE_TARGET = "incident-timeline"
 
 
-def _htmx(request: HttpRequest) -> HtmxDetails | None:
-    details: HtmxDetails | None = getattr(request, "htmx", None)
-    return details if details else None
-
-
-def _wants_partial(request: HttpRequest) -> bool:
-    # A history restore asks for the whole page: htmx swaps it in as the document body.
-    htmx = _htmx(request)
-    return htmx is not None and not htmx.history_restore_request
-
-
-def _render(
-    request: HttpRequest, full: str, partial: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    response = render(request, partial if _wants_partial(request) else full, context, status=status)
-    # The same URL answers with two bodies; caches must not serve one for the other.
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
-def _forbidden(request: HttpRequest, reason: str) -> HttpResponse:
-    return render(request, "incidents/forbidden.html", {"reason": reason}, status=403)
-
-
 # --- incident list --------------------------------------------------------------------------
 
 
@@ -117,10 +92,10 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         "query": query_without_page.urlencode(),
         "selected": {name: data.get(name, "") for name in ("status", "severity", "service", "team")},
     }
-    if not _wants_partial(request):
+    if not wants_partial(request):
         context["services"] = list(service_list_for_user(user=request.user))
         context["teams"] = list(team_list_for_user(user=request.user))
-    return _render(request, "incidents/incident_list.html", LIST_PARTIAL, context)
+    return render_page(request, "incidents/incident_list.html", LIST_PARTIAL, context)
 
 
 # --- incident page --------------------------------------------------------------------------
@@ -163,11 +138,11 @@ def _incident_context(request: HttpRequest, incident: Incident, **forms_: forms.
 @require_GET
 def incident_detail(request: HttpRequest, number: int) -> HttpResponse:
     incident = incident_get_for_user(user=request.user, number=number)
-    htmx = _htmx(request)
-    if _wants_partial(request) and htmx is not None and htmx.target == TIMELINE_TARGET:
+    htmx = htmx_details(request)
+    if wants_partial(request) and htmx is not None and htmx.target == TIMELINE_TARGET:
         context = {"incident": incident, "timeline": incident_timeline(incident=incident), "oob": True}
-        return _render(request, "incidents/incident_detail.html", TIMELINE_PARTIAL, context)
-    return _render(
+        return render_page(request, "incidents/incident_detail.html", TIMELINE_PARTIAL, context)
+    return render_page(
         request, "incidents/incident_detail.html", BODY_PARTIAL, _incident_context(request, incident)
     )
 
@@ -175,7 +150,7 @@ def incident_detail(request: HttpRequest, number: int) -> HttpResponse:
 def _actionable_incident(request: HttpRequest, number: int) -> Incident | HttpResponse:
     incident = incident_get_for_user(user=request.user, number=number)
     if not can_act_on_incident(request.user, incident):
-        return _forbidden(request, f"Acting on {incident.reference} needs the responder role in its team.")
+        return forbidden(request, f"Acting on {incident.reference} needs the responder role in its team.")
     return incident
 
 
@@ -183,13 +158,13 @@ def _after_action(
     request: HttpRequest, number: int, invalid_form: tuple[str, forms.Form] | None = None
 ) -> HttpResponse:
     """htmx gets the refreshed incident body; a plain form post is redirected back to the page."""
-    if invalid_form is None and not _wants_partial(request):
+    if invalid_form is None and not wants_partial(request):
         return redirect("incidents:detail", number=number)
     incident = incident_get_for_user(user=request.user, number=number)
     extra = dict([invalid_form]) if invalid_form else {}
     context = _incident_context(request, incident, **extra)
-    status = 400 if invalid_form and not _wants_partial(request) else 200
-    return _render(request, "incidents/incident_detail.html", BODY_PARTIAL, context, status=status)
+    status = 400 if invalid_form and not wants_partial(request) else 200
+    return render_page(request, "incidents/incident_detail.html", BODY_PARTIAL, context, status=status)
 
 
 def _perform(request: HttpRequest, number: int, action: Callable[[Incident], object]) -> HttpResponse:
@@ -299,7 +274,7 @@ def incident_assign_role_view(request: HttpRequest, number: int) -> HttpResponse
 def incident_declare_view(request: HttpRequest) -> HttpResponse:
     services = service_list_for_role(user=request.user, minimum=Role.RESPONDER)
     if not services.exists():
-        return _forbidden(
+        return forbidden(
             request, "Declaring an incident needs the responder role in a team that owns a service."
         )
     if request.method == "POST":
@@ -309,7 +284,7 @@ def incident_declare_view(request: HttpRequest) -> HttpResponse:
             service: Service = data["service"]
             # The form only offers services the user may respond on; this guards a hand-made POST.
             if not can_respond(request.user, service):
-                return _forbidden(request, f"Declaring on {service.name} needs the responder role.")
+                return forbidden(request, f"Declaring on {service.name} needs the responder role.")
             try:
                 incident = incident_declare(
                     service=service,
@@ -373,7 +348,7 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def integration_create_view(request: HttpRequest, slug: str) -> HttpResponse:
     service = service_get_for_user(user=request.user, slug=slug)
     if not can_manage_service(request.user, service):
-        return _forbidden(request, f"Adding integrations to {service.name} needs the manager role.")
+        return forbidden(request, f"Adding integrations to {service.name} needs the manager role.")
     form = IntegrationCreateForm(request.POST)
     if form.is_valid():
         try:
@@ -406,7 +381,7 @@ def integration_create_view(request: HttpRequest, slug: str) -> HttpResponse:
 def maintenance_window_create_view(request: HttpRequest, slug: str) -> HttpResponse:
     service = service_get_for_user(user=request.user, slug=slug)
     if not can_manage_service(request.user, service):
-        return _forbidden(request, f"Scheduling maintenance on {service.name} needs the manager role.")
+        return forbidden(request, f"Scheduling maintenance on {service.name} needs the manager role.")
     form = MaintenanceWindowForm(request.POST)
     if form.is_valid():
         try:

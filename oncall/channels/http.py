@@ -7,6 +7,7 @@ connection, 429, 5xx); classifying those once keeps the channels to their provid
 from __future__ import annotations
 
 import email.utils
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,23 @@ USER_AGENT = "Muster (incident paging)"
 MAX_RETRY_AFTER_SECONDS = 600.0
 
 
+_client: tuple[int, httpx.Client] | None = None
+
+
+def client() -> httpx.Client:
+    """One client per process, made on first use: building one loads the CA bundle (tens of
+    milliseconds of CPU), which would otherwise be paid on every page. Keyed by pid so a forked
+    worker never shares its parent's connection pool. Connections are not kept alive: a page must
+    not fail on a socket the provider closed while it sat idle in a pool."""
+    global _client
+    if _client is None or _client[0] != os.getpid():
+        _client = (
+            os.getpid(),
+            httpx.Client(follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0)),
+        )
+    return _client[1]
+
+
 def post(url: str, *, provider: str, **kwargs: Any) -> httpx.Response:
     """POST with the configured timeout; transport failures become TransientError.
 
@@ -30,8 +48,7 @@ def post(url: str, *, provider: str, **kwargs: Any) -> httpx.Response:
     seconds = float(settings.MUSTER_CHANNEL_TIMEOUT_SECONDS)
     headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
     try:
-        with httpx.Client(timeout=httpx.Timeout(seconds), follow_redirects=False) as client:
-            return client.post(url, headers=headers, **kwargs)
+        return client().post(url, headers=headers, timeout=httpx.Timeout(seconds), **kwargs)
     except httpx.TimeoutException as exc:
         raise TransientError(f"{provider} did not answer within {seconds:g} s") from exc
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:

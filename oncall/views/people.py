@@ -15,10 +15,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.models import Service
+from incidents.responses import forbidden, render_page, wants_partial
 from incidents.services import DomainError
 from oncall.forms.people import (
     ContactMethodEditForm,
@@ -77,25 +77,6 @@ PROFILE_PARTIAL = "oncall/people/partials/_profile.html"
 TEST_RESULT_PARTIAL = "oncall/people/partials/_test_result.html"
 
 
-def _wants_partial(request: HttpRequest) -> bool:
-    # A history restore asks for the whole page: htmx swaps it in as the document body.
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
-
-
-def _render(
-    request: HttpRequest, full: str, partial: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    response = render(request, partial if _wants_partial(request) else full, context, status=status)
-    # The same URL answers with two bodies; caches must not serve one for the other.
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
-def _forbidden(request: HttpRequest, reason: str) -> HttpResponse:
-    return render(request, "incidents/forbidden.html", {"reason": reason}, status=403)
-
-
 # --- escalation policies --------------------------------------------------------------------
 
 
@@ -106,7 +87,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if not teams.exists():
-            return _forbidden(request, "Creating an escalation policy needs the manager role in a team.")
+            return forbidden(request, "Creating an escalation policy needs the manager role in a team.")
         form = EscalationPolicyCreateForm(request.POST, teams=teams)
         if form.is_valid():
             data = form.cleaned_data
@@ -194,9 +175,9 @@ def policy_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The editor: the steps as a flow, and (for managers) the forms that change them."""
     policy = policy_get_for_user(user=request.user, pk=pk)
     if request.method == "GET":
-        return _render(request, POLICY_PAGE, STEPS_PARTIAL, _policy_context(request, policy))
+        return render_page(request, POLICY_PAGE, STEPS_PARTIAL, _policy_context(request, policy))
     if not can_manage_policy(request.user, policy):
-        return _forbidden(request, f"Changing {policy.name} needs the manager role in {policy.team.name}.")
+        return forbidden(request, f"Changing {policy.name} needs the manager role in {policy.team.name}.")
     form = EscalationPolicyForm(request.POST)
     if form.is_valid():
         try:
@@ -218,18 +199,20 @@ def policy_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _managed_policy(request: HttpRequest, pk: int) -> EscalationPolicy | HttpResponse:
     policy = policy_get_for_user(user=request.user, pk=pk)
     if not can_manage_policy(request.user, policy):
-        return _forbidden(request, f"Changing {policy.name} needs the manager role in {policy.team.name}.")
+        return forbidden(request, f"Changing {policy.name} needs the manager role in {policy.team.name}.")
     return policy
 
 
 def _after_step_change(request: HttpRequest, pk: int, **invalid: Any) -> HttpResponse:
     """htmx gets the refreshed steps section; a plain form post goes back to the editor."""
-    if not invalid and not _wants_partial(request):
+    if not invalid and not wants_partial(request):
         return HttpResponseRedirect(reverse("oncall:policy_detail", kwargs={"pk": pk}) + "#steps")
     # Fetched again through the selector so the flow shows what was just written.
     policy = policy_get_for_user(user=request.user, pk=pk)
-    status = 400 if invalid and not _wants_partial(request) else 200
-    return _render(request, POLICY_PAGE, STEPS_PARTIAL, _policy_context(request, policy, **invalid), status)
+    status = 400 if invalid and not wants_partial(request) else 200
+    return render_page(
+        request, POLICY_PAGE, STEPS_PARTIAL, _policy_context(request, policy, **invalid), status
+    )
 
 
 @login_required
@@ -407,14 +390,14 @@ def _notifications_context(
 @login_required
 @require_GET
 def my_notifications(request: HttpRequest) -> HttpResponse:
-    return _render(request, NOTIFICATIONS_PAGE, SETTINGS_PARTIAL, _notifications_context(request))
+    return render_page(request, NOTIFICATIONS_PAGE, SETTINGS_PARTIAL, _notifications_context(request))
 
 
 def _after_settings_change(request: HttpRequest, **invalid: Any) -> HttpResponse:
-    if not invalid and not _wants_partial(request):
+    if not invalid and not wants_partial(request):
         return HttpResponseRedirect(reverse("oncall:my_notifications") + "#contact-methods")
-    status = 400 if invalid and not _wants_partial(request) else 200
-    return _render(
+    status = 400 if invalid and not wants_partial(request) else 200
+    return render_page(
         request, NOTIFICATIONS_PAGE, SETTINGS_PARTIAL, _notifications_context(request, **invalid), status
     )
 
@@ -485,7 +468,7 @@ def contact_method_test_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Sends for real and waits for the channel's answer, so the outcome can be shown at once."""
     method = contact_method_get_for_user(user=request.user, pk=pk)
     result = contact_method_send_test(contact_method=method, actor=request.user)
-    if _wants_partial(request):
+    if wants_partial(request):
         return render(request, TEST_RESULT_PARTIAL, {"result": result, "method": method})
     level = messages.SUCCESS if result.sent else messages.ERROR
     messages.add_message(
@@ -542,10 +525,10 @@ def profile_update_view(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:
-            if _wants_partial(request):
+            if wants_partial(request):
                 return render(request, PROFILE_PARTIAL, {**_notifications_context(request), "saved": True})
             messages.success(request, "Profile saved.")
             return HttpResponseRedirect(reverse("oncall:my_notifications") + "#profile")
-    if _wants_partial(request):
+    if wants_partial(request):
         return render(request, PROFILE_PARTIAL, _notifications_context(request, profile_form=form))
     return render(request, NOTIFICATIONS_PAGE, _notifications_context(request, profile_form=form), status=400)

@@ -22,6 +22,7 @@ from django_htmx.http import reswap, retarget
 from incidents.choices import Role
 from incidents.models import Team, person_name
 from incidents.permissions import has_role
+from incidents.responses import forbidden, wants_partial
 from incidents.services import DomainError
 from oncall import rotation
 from oncall.forms.schedules import (
@@ -58,15 +59,6 @@ from oncall.services.schedules import (
 BODY_PARTIAL = "oncall/schedules/partials/_schedule_body.html"
 OVERRIDE_FORM_PARTIAL = "oncall/schedules/partials/_override_form.html"
 OVERRIDE_SLOT = "override-slot"
-
-
-def _wants_partial(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
-
-
-def _forbidden(request: HttpRequest, reason: str) -> HttpResponse:
-    return render(request, "incidents/forbidden.html", {"reason": reason}, status=403)
 
 
 def _managed_teams(user: Any) -> Any:
@@ -122,7 +114,7 @@ def _schedule_context(request: HttpRequest, schedule: Schedule) -> dict[str, Any
 
 def _schedule_response(request: HttpRequest, schedule: Schedule) -> HttpResponse:
     context = _schedule_context(request, schedule)
-    template = BODY_PARTIAL if _wants_partial(request) else "oncall/schedules/schedule_detail.html"
+    template = BODY_PARTIAL if wants_partial(request) else "oncall/schedules/schedule_detail.html"
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -135,7 +127,7 @@ def schedule_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _after_action(request: HttpRequest, schedule: Schedule) -> HttpResponse:
-    if _wants_partial(request):
+    if wants_partial(request):
         return _schedule_response(request, schedule)
     return redirect("oncall:schedule_detail", pk=schedule.pk)
 
@@ -148,7 +140,7 @@ def _after_action(request: HttpRequest, schedule: Schedule) -> HttpResponse:
 def schedule_create_view(request: HttpRequest) -> HttpResponse:
     teams = _managed_teams(request.user)
     if not teams.exists():
-        return _forbidden(request, "Creating a schedule needs the manager role in a team.")
+        return forbidden(request, "Creating a schedule needs the manager role in a team.")
     form = ScheduleForm(request.POST or None, teams=teams)
     if request.method == "POST" and form.is_valid():
         try:
@@ -170,7 +162,7 @@ def schedule_create_view(request: HttpRequest) -> HttpResponse:
 def _manageable_schedule(request: HttpRequest, pk: int, doing: str) -> Schedule | HttpResponse:
     schedule = schedule_get_for_user(user=request.user, pk=pk)
     if not _can_manage(request.user, schedule):
-        return _forbidden(request, f"{doing} {schedule.name} needs the manager role in {schedule.team.name}.")
+        return forbidden(request, f"{doing} {schedule.name} needs the manager role in {schedule.team.name}.")
     return schedule
 
 
@@ -272,7 +264,7 @@ def layer_delete_view(request: HttpRequest, pk: int, layer_pk: int) -> HttpRespo
 def _respondable_schedule(request: HttpRequest, pk: int) -> Schedule | HttpResponse:
     schedule = schedule_get_for_user(user=request.user, pk=pk)
     if not _can_respond(request.user, schedule):
-        return _forbidden(
+        return forbidden(
             request,
             f"Changing who is on call in {schedule.name} needs the responder role in {schedule.team.name}.",
         )
@@ -327,8 +319,8 @@ def override_create_view(request: HttpRequest, pk: int) -> HttpResponse:
                     return _after_action(request, schedule)
         else:
             form = OverrideForm(schedule=schedule, initial=_override_initial(request))
-        context = {"schedule": schedule, "override_form": form, "inline": _wants_partial(request)}
-        if not _wants_partial(request):
+        context = {"schedule": schedule, "override_form": form, "inline": wants_partial(request)}
+        if not wants_partial(request):
             status = 400 if form.is_bound else 200
             return render(request, "oncall/schedules/override_form.html", context, status=status)
         # The form posts with the schedule body as its target; a refusal goes back into the form.
@@ -360,7 +352,7 @@ def override_delete_view(request: HttpRequest, pk: int, override_pk: int) -> Htt
         messages.info(request, "That override no longer exists.")
         return _after_action(request, schedule)
     if not override_removable_by(user=request.user, override=override):
-        return _forbidden(
+        return forbidden(
             request, f"Removing someone else's override needs the manager role in {schedule.team.name}."
         )
     override_delete(override=override, actor=request.user)

@@ -1,4 +1,5 @@
 import json
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
@@ -7,6 +8,7 @@ from django.core.management import CommandError, call_command
 from incidents.api.authentication import api_token_user
 from incidents.choices import IntegrationKind
 from incidents.models import Integration, Membership, Service, hash_secret
+from oncall.services import policy_snapshot, step_users
 
 pytestmark = pytest.mark.django_db
 
@@ -39,13 +41,24 @@ class TestSeedDemo:
         assert first == second
         assert counts == (Service.objects.count(), Integration.objects.count(), Membership.objects.count())
 
-    def test_checkout_escalates_from_a_responder_to_another(self):
+    def test_checkout_pages_whoever_is_on_call_then_the_whole_team(self):
         run("seed_demo")
-        policy = Service.objects.get(slug="checkout").escalation_policy
-        assert [list(step.users.values_list("username", flat=True)) for step in policy.steps.all()] == [
-            ["riley"],
-            ["sam"],
+        steps = policy_snapshot(Service.objects.get(slug="checkout").escalation_policy)["steps"]
+        # Sunday 1 March 2026, noon in Berlin: the eighth week of the weekly rotation (riley, sam,
+        # morgan from Monday 5 January) is sam's, and the office-hours layer is off at weekends.
+        sunday_noon = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
+        assert [u.username for u in step_users(step=steps[0], at=sunday_noon)] == ["sam"]
+        assert sorted(u.username for u in step_users(step=steps[1], at=sunday_noon)) == [
+            "admin",
+            "morgan",
+            "riley",
+            "sam",
         ]
+
+    def test_the_demo_heartbeat_is_ready_to_arm(self):
+        run("seed_demo")
+        heartbeat = Integration.objects.get(service__slug="checkout", kind=IntegrationKind.HEARTBEAT)
+        assert heartbeat.heartbeat_interval_minutes == 10
 
     def test_demo_logins_work(self, client):
         result = json.loads(run("seed_demo"))
