@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("oncall.urls")),
     path("api/v1/", include("oncall.api.urls")),
+    path("api/v1/", include("runbooks.api.urls")),
     path("api/v1/", include("incidents.api.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -19,6 +20,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
+    path("runbooks/", include("runbooks.urls")),
     path("", include("incidents.urls")),
 ]
 

@@ -67,3 +67,6 @@ class TimelineKind(models.TextChoices):
     ESCALATED = "escalated", "Escalated"
     NOBODY_ON_CALL = "nobody_on_call", "Nobody on call"
     ESCALATION_EXHAUSTED = "escalation_exhausted", "Escalation exhausted"
+    RUNBOOK_ATTACHED = "runbook_attached", "Runbook attached"
+    CHECKLIST_TICKED = "checklist_ticked", "Checklist item ticked"
+    RUNBOOK_FEEDBACK = "runbook_feedback", "Runbook feedback"

@@ -124,6 +124,8 @@ def _incident_context(request: HttpRequest, incident: Incident, **forms_: forms.
             ("Time to resolve", incident.time_to_resolve, "from detection"),
         ],
     }
+    # --- runbooks on the incident ---
+    # --- end runbooks on the incident ---
     if can_act:
         context["severity_form"] = forms_.get("severity_form") or SeverityForm(
             initial={"severity": incident.severity}
