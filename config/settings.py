@@ -218,6 +218,8 @@ CELERY_BEAT_SCHEDULE = {
     "engine-tick": {"task": "oncall.tasks.engine_tick", "schedule": MUSTER_TICK_SECONDS},
     # Shift reminders need minute precision, not the tick's seconds.
     "shift-nudges": {"task": "oncall.tasks.shift_nudges", "schedule": 60.0},
+    # Weekly per team, idempotent per ISO week; hourly so a beat that was down catches up.
+    "runbook-review-reminders": {"task": "runbooks.tasks.review_reminders", "schedule": 3600.0},
 }
 SPECTACULAR_SETTINGS.update(
     {

@@ -80,6 +80,7 @@ def seed_demo() -> dict[str, Any]:
     )
     schedule = _demo_schedule(team=team)
     _demo_escalation_policy(team=team, service=checkout, schedule=schedule)
+    runbook = _demo_runbook(team=team, service=checkout)
 
     integrations = []
     for kind in IntegrationKind.values:
@@ -102,6 +103,7 @@ def seed_demo() -> dict[str, Any]:
         "team": {"slug": team.slug, "name": team.name},
         "services": list(Service.objects.filter(team=team).order_by("slug").values_list("slug", flat=True)),
         "schedules": [schedule.name],
+        "runbooks": [runbook.slug],
         "integrations": {"checkout": integrations},
     }
 
@@ -158,6 +160,47 @@ def _demo_escalation_policy(*, team: Team, service: Service, schedule: Any) -> N
     if service.escalation_policy_id is None:
         service.escalation_policy = policy
         service.save(update_fields=["escalation_policy"])
+
+
+DEMO_RUNBOOK_SLUG = "checkout-5xx"
+DEMO_RUNBOOK_BODY = """When the checkout 5xx rate alert fires, customers cannot pay. Stop the bleeding first,
+then find the cause.
+
+## Checklist
+
+- [ ] Open the Checkout dashboard and note when the error rate started to climb
+- [ ] Check the deploy log: roll back any Checkout deploy from the last hour
+- [ ] Check the payment provider's status page
+- [ ] If the database is the cause, fail over to the replica
+- [ ] Post an update in #incidents
+
+## Useful commands
+
+```
+kubectl -n checkout rollout undo deployment/checkout-web
+kubectl -n checkout logs deploy/checkout-web --since=15m | grep " 50[0-9] "
+```
+"""
+
+
+def _demo_runbook(*, team: Team, service: Service) -> Any:
+    """A runbook for Checkout, so that the demo incident suggests it with a checklist to tick."""
+    from runbooks.models import Runbook
+    from runbooks.services import runbook_create
+
+    runbook = Runbook.objects.filter(slug=DEMO_RUNBOOK_SLUG).first()
+    if runbook is not None:
+        return runbook
+    author = get_user_model().objects.filter(username="morgan").first()
+    return runbook_create(
+        team=team,
+        title="Checkout 5xx",
+        slug=DEMO_RUNBOOK_SLUG,
+        body=DEMO_RUNBOOK_BODY,
+        actor=author,
+        services=[service],
+        note="First version",
+    )
 
 
 def demo_curl(result: dict[str, Any]) -> str:

@@ -125,6 +125,10 @@ def _incident_context(request: HttpRequest, incident: Incident, **forms_: forms.
         ],
     }
     # --- runbooks on the incident ---
+    # Imported here, not at the top: this section belongs to the runbooks app, which builds on incidents.
+    from runbooks.views.incident import incident_runbooks_context
+
+    context.update(incident_runbooks_context(user=request.user, incident=incident, can_act=can_act))
     # --- end runbooks on the incident ---
     if can_act:
         context["severity_form"] = forms_.get("severity_form") or SeverityForm(

@@ -206,3 +206,36 @@ class OverrideFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     starts_at = factory.LazyFunction(timezone.now)
     ends_at = factory.LazyAttribute(lambda o: o.starts_at + timedelta(hours=8))
+
+
+class RunbookFactory(factory.django.DjangoModelFactory):
+    """A runbook with its text as revision 1 (pass `body=`), pointed at by `current_revision`."""
+
+    class Meta:
+        model = "runbooks.Runbook"
+        django_get_or_create = ("slug",)
+        skip_postgeneration_save = True
+
+    title = factory.Sequence(lambda n: f"Runbook {n}")
+    slug = factory.Sequence(lambda n: f"runbook-{n}")
+    team = factory.SubFactory(TeamFactory)
+
+    @factory.post_generation
+    def body(obj: Any, create: bool, extracted: str | None, **kwargs: object) -> None:
+        if create and obj.current_revision_id is None:
+            obj.current_revision = RunbookRevisionFactory(
+                runbook=obj, number=1, body=extracted or f"# {obj.title}\n\n- [ ] Check the dashboard"
+            )
+            obj.save(update_fields=["current_revision"])
+
+
+class RunbookRevisionFactory(factory.django.DjangoModelFactory):
+    """A revision row only; it does not move the runbook's `current_revision`."""
+
+    class Meta:
+        model = "runbooks.RunbookRevision"
+
+    runbook = factory.SubFactory(RunbookFactory)
+    number = factory.Sequence(lambda n: n + 2)
+    body = factory.Sequence(lambda n: f"Step {n}")
+    note = ""
