@@ -6,7 +6,7 @@ from incidents.choices import Role
 from incidents.models import Service, Team
 from runbooks.models import Runbook
 from runbooks.services import runbook_create
-from tests.factories import DEFAULT_PASSWORD, MembershipFactory, UserFactory
+from tests.factories import DEFAULT_PASSWORD, IncidentFactory, MembershipFactory, UserFactory
 
 BODY = "# Replication lag\n\n1. Check the lag dashboard\n2. Restart the replica\n"
 
@@ -57,3 +57,17 @@ def test_edit_a_runbook_and_see_the_changed_line_in_the_diff(live_server, page: 
     assert overflow <= 0
 
     assert list(Runbook.objects.get(pk=runbook.pk).revisions.values_list("number", flat=True)) == [2, 1]
+
+    # The runbook shows up on an incident of the service it covers, at the revision just saved.
+    incident = IncidentFactory(service=service, title="Replica 40 s behind")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server.url + incident.get_absolute_url())
+    card = page.locator("#runbooks")
+    expect(card.get_by_text("Suggested for this incident")).to_be_visible()
+    expect(card.get_by_text("Postgres replication lag")).to_be_visible()
+    card.get_by_role("button", name="Use this runbook").click()
+    expect(card.get_by_text("revision 2").first).to_be_visible()
+    expect(page.locator("#incident-timeline")).to_contain_text(
+        "Runbook 'Postgres replication lag' (revision 2) attached by Rosa Diaz"
+    )
+
