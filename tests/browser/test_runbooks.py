@@ -70,4 +70,3 @@ def test_edit_a_runbook_and_see_the_changed_line_in_the_diff(live_server, page: 
     expect(page.locator("#incident-timeline")).to_contain_text(
         "Runbook 'Postgres replication lag' (revision 2) attached by Rosa Diaz"
     )
-
