@@ -28,7 +28,6 @@ from incidents.selectors import incident_get_for_user, incident_timeline
 from incidents.services import DomainError
 from runbooks.markdown import checklist_items, render_markdown
 from runbooks.matching import (
-    Match,
     runbook_use_get,
     runbook_uses_for_incident,
     runbooks_attachable,
@@ -103,10 +102,19 @@ def _attached(use: RunbookUse, now: datetime) -> AttachedRunbook:
 
 
 @dataclass(frozen=True)
+class SuggestedRunbook:
+    """A matching runbook not attached yet, shown rendered so a responder can judge it at once."""
+
+    runbook: Runbook
+    reasons: tuple[str, ...]
+    body_html: SafeString
+
+
+@dataclass(frozen=True)
 class RunbooksCard:
     incident: Incident
     attached: list[AttachedRunbook]
-    suggestions: list[Match]
+    suggestions: list[SuggestedRunbook]
     attachable: list[Runbook]
     can_act: bool
     asks_feedback: bool
@@ -119,9 +127,15 @@ def runbooks_card(*, user: Any, incident: Incident, can_act: bool) -> RunbooksCa
     uses = list(runbook_uses_for_incident(incident=incident))
     attached_ids = {use.runbook_id for use in uses}
     suggestions = [
-        match
+        SuggestedRunbook(
+            runbook=match.runbook,
+            reasons=match.reasons,
+            body_html=mark_safe(render_markdown(match.runbook.current_revision.body)),  # noqa: S308
+        )
         for match in runbooks_for_incident(incident)
-        if match.runbook.pk not in attached_ids and can_read_runbook(user, match.runbook)
+        if match.runbook.pk not in attached_ids
+        and can_read_runbook(user, match.runbook)
+        and match.runbook.current_revision is not None
     ]
     attachable: list[Runbook] = []
     if can_act:

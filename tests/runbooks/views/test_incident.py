@@ -13,7 +13,7 @@ from incidents.choices import IncidentStatus, Role, TimelineKind
 from incidents.models import Incident, TimelineEvent
 from incidents.services import incident_resolve
 from runbooks.models import ChecklistTick, ReviewRequest, Runbook, RunbookUse
-from runbooks.services import checklist_tick, runbook_attach, runbook_create
+from runbooks.services import checklist_tick, revision_create, runbook_attach, runbook_create
 from runbooks.views.incident import runbooks_card
 from tests.factories import (
     AlertFactory,
@@ -98,6 +98,19 @@ def test_the_page_suggests_matching_runbooks_with_why_and_a_use_button(sam, inci
     assert "covers Checkout" in html
     assert html.count("Use this runbook") == 2
     assert attach_url(incident) in html
+
+
+def test_a_suggested_runbook_is_shown_rendered_with_its_revision_before_anyone_attaches_it(
+    sam, incident, runbook
+):
+    revision_create(runbook=runbook, body=BODY + "\n- [ ] Page the payments provider", actor=sam)
+
+    html = page(sam, incident)
+
+    assert "revision 2" in html
+    assert "<strong>error dashboard</strong>" in html
+    assert "Page the payments provider" in html
+    assert not RunbookUse.objects.exists()
 
 
 def test_a_viewer_sees_suggestions_but_no_buttons(viewer, incident, runbook):
