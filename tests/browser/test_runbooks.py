@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import cast
+
 from playwright.sync_api import Page, expect
 
 from incidents.choices import Role
-from incidents.models import Service, Team
+from incidents.models import Incident, Service, Team
 from runbooks.models import Runbook
 from runbooks.services import runbook_create
 from tests.factories import DEFAULT_PASSWORD, IncidentFactory, MembershipFactory, UserFactory
@@ -59,7 +61,7 @@ def test_edit_a_runbook_and_see_the_changed_line_in_the_diff(live_server, page: 
     assert list(Runbook.objects.get(pk=runbook.pk).revisions.values_list("number", flat=True)) == [2, 1]
 
     # The runbook shows up on an incident of the service it covers, at the revision just saved.
-    incident = IncidentFactory(service=service, title="Replica 40 s behind")
+    incident = cast(Incident, IncidentFactory(service=service, title="Replica 40 s behind"))
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(live_server.url + incident.get_absolute_url())
     card = page.locator("#runbooks")
