@@ -44,6 +44,14 @@ def responder(team):
 
 
 @pytest.fixture
+def sam(team):
+    """A second responder, for anything that needs two people."""
+    user = UserFactory(username="sam", first_name="Sam", last_name="Okafor")
+    MembershipFactory(team=team, user=user, role=Role.RESPONDER)
+    return user
+
+
+@pytest.fixture
 def manager(team):
     return _member(team, Role.MANAGER, "max")
 

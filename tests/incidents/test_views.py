@@ -12,6 +12,7 @@ from django.utils import timezone
 from incidents.choices import IncidentRoleKind, IncidentStatus, IntegrationKind, Role, Severity
 from incidents.models import AuditEntry, Incident, Integration, MaintenanceWindow, hash_secret
 from incidents.services import incident_assign_role, incident_declare, incident_resolve
+from tests.clients import client_for
 from tests.factories import (
     AlertFactory,
     IncidentFactory,
@@ -25,12 +26,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ on any page it did not expect (the way GoAlert's smoke tests work)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from oncall import engine
 from oncall.channels.base import Delivered, Message, TransientError
+from tests.factories import LayerFactory, ScheduleFactory
 from tests.paging import run_engine_once
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -92,3 +93,17 @@ def pages(monkeypatch):
         monkeypatch.setattr(engine, "get_channel", lambda kind: RecordingChannel(kind, recorder))
         yield recorder
         assert not recorder.pages, f"unexpected pages at the end of the test: {recorder.pages}"
+
+
+@pytest.fixture
+def schedule(team, responder, sam):
+    """Daily handoffs at 09:00 Berlin: Rosa on Monday, Sam on Tuesday, and so on."""
+    schedule = ScheduleFactory(team=team, name="Payments primary", time_zone="Europe/Berlin")
+    LayerFactory(
+        schedule=schedule,
+        shift_unit="days",
+        start_date=date(2026, 3, 2),
+        handoff_time=time(9, 0),
+        participants=[responder, sam],
+    )
+    return schedule

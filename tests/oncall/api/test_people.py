@@ -3,12 +3,11 @@ from __future__ import annotations
 import pytest
 import yaml
 from django.core.management import call_command
-from rest_framework.test import APIClient
 
 from incidents.choices import Role
 from incidents.models import AuditEntry
-from incidents.services import api_token_create
 from oncall.models import ContactMethod, EscalationPolicy, NotificationRule
+from tests.clients import api_client_for
 from tests.factories import (
     EscalationPolicyFactory,
     MembershipFactory,
@@ -22,13 +21,6 @@ pytestmark = pytest.mark.django_db
 POLICIES = "/api/v1/escalation-policies/"
 CONTACTS = "/api/v1/contact-methods/"
 RULES = "/api/v1/notification-rules/"
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    _, token = api_token_create(user=user, name="tests")
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 @pytest.fixture
@@ -51,7 +43,7 @@ def body(responder, schedule):
 
 @pytest.fixture
 def policy(manager, body):
-    response = api(manager).post(POLICIES, body, format="json")
+    response = api_client_for(manager).post(POLICIES, body, format="json")
     assert response.status_code == 201, response.json()
     return EscalationPolicy.objects.get(pk=response.json()["id"])
 
@@ -60,7 +52,7 @@ def policy(manager, body):
 
 
 def test_a_manager_creates_a_policy_with_nested_steps(manager, body, responder, schedule):
-    response = api(manager).post(POLICIES, body, format="json")
+    response = api_client_for(manager).post(POLICIES, body, format="json")
 
     assert response.status_code == 201
     data = response.json()
@@ -79,7 +71,7 @@ def test_a_manager_creates_a_policy_with_nested_steps(manager, body, responder, 
 
 
 def test_a_responder_cannot_create_one(responder, body):
-    response = api(responder).post(POLICIES, body, format="json")
+    response = api_client_for(responder).post(POLICIES, body, format="json")
 
     assert response.status_code == 403
     assert response.json() == {"detail": "This needs the manager role in team Payments."}
@@ -88,21 +80,23 @@ def test_a_responder_cannot_create_one(responder, body):
 
 def test_a_team_you_are_not_in_is_a_400_naming_the_field(manager, body):
     TeamFactory(slug="search", name="Search")
-    response = api(manager).post(POLICIES, {**body, "team": "search"}, format="json")
+    response = api_client_for(manager).post(POLICIES, {**body, "team": "search"}, format="json")
 
     assert response.status_code == 400
     assert response.json() == {"team": ["No team 'search' that you are in."]}
 
 
 def test_a_step_that_notifies_nobody_is_a_400(manager, body):
-    response = api(manager).post(POLICIES, {**body, "steps": [{"delay_minutes": 5}]}, format="json")
+    response = api_client_for(manager).post(
+        POLICIES, {**body, "steps": [{"delay_minutes": 5}]}, format="json"
+    )
 
     assert response.status_code == 400
     assert "notify someone" in str(response.json()["steps"])
 
 
 def test_paging_a_viewer_is_refused_with_the_reason(manager, body, viewer):
-    response = api(manager).post(
+    response = api_client_for(manager).post(
         POLICIES, {**body, "steps": [{"delay_minutes": 5, "users": [viewer.pk]}]}, format="json"
     )
 
@@ -111,7 +105,7 @@ def test_paging_a_viewer_is_refused_with_the_reason(manager, body, viewer):
 
 
 def test_an_unknown_user_id_is_a_400(manager, body):
-    response = api(manager).post(
+    response = api_client_for(manager).post(
         POLICIES, {**body, "steps": [{"delay_minutes": 5, "users": [987654]}]}, format="json"
     )
     assert response.status_code == 400
@@ -120,7 +114,7 @@ def test_an_unknown_user_id_is_a_400(manager, body):
 
 def test_members_list_their_teams_policies_and_others_are_404(viewer, policy):
     EscalationPolicyFactory(team=TeamFactory(slug="search"), name="Search nights")
-    client = api(viewer)
+    client = api_client_for(viewer)
 
     listed = client.get(POLICIES).json()
     assert [row["name"] for row in listed["results"]] == ["Checkout primary"]
@@ -128,19 +122,19 @@ def test_members_list_their_teams_policies_and_others_are_404(viewer, policy):
 
     stranger = UserFactory(username="sam")
     MembershipFactory(team=TeamFactory(slug="search"), user=stranger, role=Role.MANAGER)
-    assert api(stranger).get(f"{POLICIES}{policy.pk}/").status_code == 404
-    assert api(stranger).delete(f"{POLICIES}{policy.pk}/").status_code == 404
+    assert api_client_for(stranger).get(f"{POLICIES}{policy.pk}/").status_code == 404
+    assert api_client_for(stranger).delete(f"{POLICIES}{policy.pk}/").status_code == 404
 
 
 def test_a_viewer_cannot_change_or_delete(viewer, policy):
-    client = api(viewer)
+    client = api_client_for(viewer)
     assert client.patch(f"{POLICIES}{policy.pk}/", {"name": "x"}, format="json").status_code == 403
     assert client.delete(f"{POLICIES}{policy.pk}/").status_code == 403
     assert EscalationPolicy.objects.get().name == "Checkout primary"
 
 
 def test_put_replaces_every_step_and_patch_keeps_them(manager, policy, body):
-    client = api(manager)
+    client = api_client_for(manager)
 
     patched = client.patch(f"{POLICIES}{policy.pk}/", {"name": "Checkout"}, format="json").json()
     assert patched["name"] == "Checkout"
@@ -164,7 +158,7 @@ def test_a_policy_cannot_move_to_another_team(manager, policy):
     other = TeamFactory(slug="search", name="Search")
     MembershipFactory(team=other, user=manager, role=Role.MANAGER)
 
-    response = api(manager).patch(f"{POLICIES}{policy.pk}/", {"team": "search"}, format="json")
+    response = api_client_for(manager).patch(f"{POLICIES}{policy.pk}/", {"team": "search"}, format="json")
 
     assert response.status_code == 400
     assert response.json() == {
@@ -173,7 +167,7 @@ def test_a_policy_cannot_move_to_another_team(manager, policy):
 
 
 def test_assigning_a_service_and_refusing_to_delete_a_policy_in_use(manager, policy, service):
-    client = api(manager)
+    client = api_client_for(manager)
 
     assigned = client.post(f"{POLICIES}{policy.pk}/services/", {"service": "checkout"}, format="json")
     assert assigned.status_code == 200
@@ -192,7 +186,9 @@ def test_assigning_a_service_and_refusing_to_delete_a_policy_in_use(manager, pol
 
 
 def test_assigning_an_unknown_service_names_it(manager, policy):
-    response = api(manager).post(f"{POLICIES}{policy.pk}/services/", {"service": "nope"}, format="json")
+    response = api_client_for(manager).post(
+        f"{POLICIES}{policy.pk}/services/", {"service": "nope"}, format="json"
+    )
     assert response.status_code == 400
     assert response.json() == {"service": ["Payments has no service 'nope'."]}
 
@@ -201,15 +197,17 @@ def test_assigning_an_unknown_service_names_it(manager, policy):
 
 
 def test_contact_methods_are_the_callers_own(responder, manager):
-    rows = api(responder).get(CONTACTS).json()["results"]
+    rows = api_client_for(responder).get(CONTACTS).json()["results"]
 
     assert [(r["kind"], r["address"], r["available"]) for r in rows] == [("email", "rosa@example.org", True)]
     theirs = manager.contact_methods.get()
-    assert api(responder).get(f"{CONTACTS}{theirs.pk}/").status_code == 404
+    assert api_client_for(responder).get(f"{CONTACTS}{theirs.pk}/").status_code == 404
 
 
 def test_a_bad_sms_number_is_a_400_on_the_address(responder):
-    response = api(responder).post(CONTACTS, {"kind": "sms", "address": "07700 900123"}, format="json")
+    response = api_client_for(responder).post(
+        CONTACTS, {"kind": "sms", "address": "07700 900123"}, format="json"
+    )
 
     assert response.status_code == 400
     assert response.json()["address"][0].startswith("Write the number in international format")
@@ -217,7 +215,7 @@ def test_a_bad_sms_number_is_a_400_on_the_address(responder):
 
 def test_a_good_sms_number_is_normalised_and_says_if_the_server_can_send_it(settings, responder):
     settings.TWILIO_ACCOUNT_SID = ""
-    response = api(responder).post(
+    response = api_client_for(responder).post(
         CONTACTS, {"kind": "sms", "address": "+44 7700 900123", "label": "Mobile"}, format="json"
     )
 
@@ -228,13 +226,13 @@ def test_a_good_sms_number_is_normalised_and_says_if_the_server_can_send_it(sett
 
 
 def test_an_unknown_kind_is_a_400(responder):
-    response = api(responder).post(CONTACTS, {"kind": "pager", "address": "123"}, format="json")
+    response = api_client_for(responder).post(CONTACTS, {"kind": "pager", "address": "123"}, format="json")
     assert response.status_code == 400
     assert "kind" in response.json()
 
 
 def test_editing_an_address_and_deleting_a_contact_method(responder):
-    client = api(responder)
+    client = api_client_for(responder)
     method = ContactMethod.objects.create(user=responder, kind="sms", address="+15555550100")
 
     bad = client.patch(f"{CONTACTS}{method.pk}/", {"address": "nope"}, format="json")
@@ -249,7 +247,7 @@ def test_editing_an_address_and_deleting_a_contact_method(responder):
 def test_send_a_test_email(smtp_server, responder):
     method = responder.contact_methods.get()
 
-    response = api(responder).post(f"{CONTACTS}{method.pk}/test/")
+    response = api_client_for(responder).post(f"{CONTACTS}{method.pk}/test/")
 
     assert response.status_code == 200
     assert response.json()["status"] == "sent"
@@ -260,7 +258,7 @@ def test_send_a_test_on_an_unconfigured_channel(settings, responder):
     settings.SLACK_BOT_TOKEN = ""
     method = ContactMethod.objects.create(user=responder, kind="slack", address="U012ABCDEF")
 
-    response = api(responder).post(f"{CONTACTS}{method.pk}/test/")
+    response = api_client_for(responder).post(f"{CONTACTS}{method.pk}/test/")
 
     assert response.json() == {
         "status": "unavailable",
@@ -269,7 +267,7 @@ def test_send_a_test_on_an_unconfigured_channel(settings, responder):
 
 
 def test_rules_list_create_and_delete(responder):
-    client = api(responder)
+    client = api_client_for(responder)
     sms = ContactMethod.objects.create(user=responder, kind="sms", address="+15555550100")
 
     created = client.post(
@@ -297,7 +295,9 @@ def test_rules_list_create_and_delete(responder):
 
 def test_a_rule_cannot_use_someone_elses_contact_method(responder, manager):
     theirs = manager.contact_methods.get()
-    response = api(responder).post(RULES, {"urgency": "high", "contact_method": theirs.pk}, format="json")
+    response = api_client_for(responder).post(
+        RULES, {"urgency": "high", "contact_method": theirs.pk}, format="json"
+    )
 
     assert response.status_code == 400
     assert "contact_method" in response.json()
@@ -305,7 +305,7 @@ def test_a_rule_cannot_use_someone_elses_contact_method(responder, manager):
 
 def test_someone_elses_rule_is_404(responder, manager):
     theirs = manager.notification_rules.first()
-    assert api(responder).delete(f"{RULES}{theirs.pk}/").status_code == 404
+    assert api_client_for(responder).delete(f"{RULES}{theirs.pk}/").status_code == 404
 
 
 def test_the_schema_documents_the_people_endpoints(tmp_path):

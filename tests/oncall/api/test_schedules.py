@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
@@ -10,19 +10,15 @@ import time_machine
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from incidents.choices import Role
 from incidents.models import AuditEntry, person_name
-from incidents.services import api_token_create
 from oncall.models import Layer, LayerEpoch, Override, Schedule
+from tests.clients import api_client_for
 from tests.factories import (
     EscalationPolicyFactory,
     EscalationStepFactory,
-    LayerFactory,
-    MembershipFactory,
     OverrideFactory,
     ScheduleFactory,
     TeamFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -36,34 +32,6 @@ def _frozen():
         yield
 
 
-def api(user) -> APIClient:
-    client = APIClient()
-    _, token = api_token_create(user=user, name="tests")
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
-@pytest.fixture
-def sam(team):
-    user = UserFactory(username="sam", first_name="Sam", last_name="Okafor")
-    MembershipFactory(team=team, user=user, role=Role.RESPONDER)
-    return user
-
-
-@pytest.fixture
-def schedule(team, responder, sam):
-    """Daily handoffs at 09:00 Berlin: Rosa on Monday, Sam on Tuesday, and so on."""
-    schedule = ScheduleFactory(team=team, name="Payments primary", time_zone="Europe/Berlin")
-    LayerFactory(
-        schedule=schedule,
-        shift_unit="days",
-        start_date=date(2026, 3, 2),
-        handoff_time=time(9, 0),
-        participants=[responder, sam],
-    )
-    return schedule
-
-
 @pytest.fixture
 def other_schedule():
     return ScheduleFactory(team=TeamFactory(slug="search"), name="Search primary")
@@ -73,7 +41,7 @@ def other_schedule():
 
 
 def test_lists_and_reads_the_teams_schedules_only(viewer, schedule, other_schedule):
-    client = api(viewer)
+    client = api_client_for(viewer)
 
     body = client.get("/api/v1/schedules/").json()
     assert [row["name"] for row in body["results"]] == ["Payments primary"]
@@ -87,7 +55,7 @@ def test_lists_and_reads_the_teams_schedules_only(viewer, schedule, other_schedu
 
 
 def test_a_manager_creates_renames_and_deletes_a_schedule(manager):
-    client = api(manager)
+    client = api_client_for(manager)
 
     response = client.post(
         "/api/v1/schedules/",
@@ -111,20 +79,24 @@ def test_a_manager_creates_renames_and_deletes_a_schedule(manager):
 
 
 def test_schedule_refusals_name_the_problem(manager, responder, schedule):
-    bad_zone = api(manager).post(
+    bad_zone = api_client_for(manager).post(
         "/api/v1/schedules/", {"team": "payments", "name": "X", "time_zone": "Mars/Base"}, format="json"
     )
     assert bad_zone.status_code == 400
     assert "Unknown time zone 'Mars/Base'" in bad_zone.json()["time_zone"][0]
 
-    unknown_team = api(manager).post("/api/v1/schedules/", {"team": "nope", "name": "X"}, format="json")
+    unknown_team = api_client_for(manager).post(
+        "/api/v1/schedules/", {"team": "nope", "name": "X"}, format="json"
+    )
     assert unknown_team.json() == {"team": ["No team 'nope'."]}
 
-    not_manager = api(responder).post("/api/v1/schedules/", {"team": "payments", "name": "X"}, format="json")
+    not_manager = api_client_for(responder).post(
+        "/api/v1/schedules/", {"team": "payments", "name": "X"}, format="json"
+    )
     assert not_manager.status_code == 403
     assert not_manager.json() == {"detail": "This needs the manager role in team Payments."}
 
-    not_manager = api(responder).delete(f"/api/v1/schedules/{schedule.pk}/")
+    not_manager = api_client_for(responder).delete(f"/api/v1/schedules/{schedule.pk}/")
     assert not_manager.status_code == 403
     assert Schedule.objects.filter(pk=schedule.pk).exists()
 
@@ -133,7 +105,7 @@ def test_schedule_refusals_name_the_problem(manager, responder, schedule):
 
 
 def test_a_manager_adds_a_layer_with_participants_and_restrictions(manager, sam, schedule):
-    response = api(manager).post(
+    response = api_client_for(manager).post(
         "/api/v1/layers/",
         {
             "schedule": schedule.pk,
@@ -153,7 +125,7 @@ def test_a_manager_adds_a_layer_with_participants_and_restrictions(manager, sam,
     assert body["participants"] == ["max", "sam"]
     assert (body["position"], body["name"], body["shift_unit"]) == (1, "Office", "weeks")
     assert body["restrictions"] == [{"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}]
-    listed = api(manager).get(f"/api/v1/layers/?schedule={schedule.pk}").json()["results"]
+    listed = api_client_for(manager).get(f"/api/v1/layers/?schedule={schedule.pk}").json()["results"]
     assert [(layer["name"], layer["participants"]) for layer in listed] == [
         ("Layer 1", ["rosa", "sam"]),
         ("Office", ["max", "sam"]),
@@ -181,7 +153,7 @@ def test_bad_layers_are_refused_field_by_field(manager, viewer, schedule, change
         **change,
     }
 
-    response = api(manager).post("/api/v1/layers/", payload, format="json")
+    response = api_client_for(manager).post("/api/v1/layers/", payload, format="json")
 
     assert response.status_code == 400
     assert field in response.json()
@@ -192,7 +164,9 @@ def test_bad_layers_are_refused_field_by_field(manager, viewer, schedule, change
 def test_changing_participants_through_the_api_adds_an_epoch_from_now(manager, schedule):
     layer = schedule.layers.get()
 
-    response = api(manager).patch(f"/api/v1/layers/{layer.pk}/", {"participants": ["max"]}, format="json")
+    response = api_client_for(manager).patch(
+        f"/api/v1/layers/{layer.pk}/", {"participants": ["max"]}, format="json"
+    )
 
     assert (response.status_code, response.json()["participants"]) == (200, ["max"])
     assert LayerEpoch.objects.filter(layer=layer).latest("effective_from").effective_from == MONDAY_NOON
@@ -200,7 +174,7 @@ def test_changing_participants_through_the_api_adds_an_epoch_from_now(manager, s
 
 def test_viewers_cannot_change_layers(viewer, schedule):
     layer = schedule.layers.get()
-    client = api(viewer)
+    client = api_client_for(viewer)
 
     assert client.patch(f"/api/v1/layers/{layer.pk}/", {"shift_count": 2}, format="json").status_code == 403
     assert client.delete(f"/api/v1/layers/{layer.pk}/").status_code == 403
@@ -211,7 +185,7 @@ def test_viewers_cannot_change_layers(viewer, schedule):
 
 
 def test_a_responder_adds_an_override_for_themselves(sam, schedule):
-    response = api(sam).post(
+    response = api_client_for(sam).post(
         "/api/v1/overrides/",
         {"schedule": schedule.pk, "starts_at": "2026-03-02T13:00:00Z", "ends_at": "2026-03-02T15:00:00Z"},
         format="json",
@@ -221,12 +195,12 @@ def test_a_responder_adds_an_override_for_themselves(sam, schedule):
     body = response.json()
     assert body["user"]["username"] == "sam"
     assert (body["created_by"], body["replaces"]) == ("sam", None)
-    oncall = api(sam).get(f"/api/v1/oncall/?schedule={schedule.pk}&at=2026-03-02T14:00:00Z").json()
+    oncall = api_client_for(sam).get(f"/api/v1/oncall/?schedule={schedule.pk}&at=2026-03-02T14:00:00Z").json()
     assert oncall["oncall"][0]["user"]["username"] == "sam"
 
 
 def test_an_override_can_name_someone_and_whom_they_replace(manager, sam, responder, schedule):
-    response = api(manager).post(
+    response = api_client_for(manager).post(
         "/api/v1/overrides/",
         {
             "schedule": schedule.pk,
@@ -263,7 +237,7 @@ def test_bad_overrides_are_refused_field_by_field(
         "ends_at": "2026-03-02T15:00:00Z",
     }
 
-    response = api(responder).post("/api/v1/overrides/", {**payload, **change}, format="json")
+    response = api_client_for(responder).post("/api/v1/overrides/", {**payload, **change}, format="json")
 
     assert response.status_code == 400
     assert message in str(response.json()[field])
@@ -277,12 +251,12 @@ def test_viewers_cannot_add_overrides_and_outsiders_cannot_see_the_schedule(view
         "ends_at": "2026-03-02T15:00:00Z",
     }
 
-    denied = api(viewer).post("/api/v1/overrides/", payload, format="json")
+    denied = api_client_for(viewer).post("/api/v1/overrides/", payload, format="json")
     assert (denied.status_code, denied.json()) == (
         403,
         {"detail": "This needs the responder role in team Payments."},
     )
-    unknown = api(outsider).post("/api/v1/overrides/", payload, format="json")
+    unknown = api_client_for(outsider).post("/api/v1/overrides/", payload, format="json")
     assert (unknown.status_code, unknown.json()) == (400, {"schedule": [f"No schedule {schedule.pk}."]})
 
 
@@ -290,9 +264,9 @@ def test_overrides_are_removed_by_their_owner_or_a_manager(responder, sam, manag
     mine = OverrideFactory(schedule=schedule, user=responder, created_by=responder)
     theirs = OverrideFactory(schedule=schedule, user=sam, created_by=sam)
 
-    assert api(responder).delete(f"/api/v1/overrides/{theirs.pk}/").status_code == 403
-    assert api(responder).delete(f"/api/v1/overrides/{mine.pk}/").status_code == 204
-    assert api(manager).delete(f"/api/v1/overrides/{theirs.pk}/").status_code == 204
+    assert api_client_for(responder).delete(f"/api/v1/overrides/{theirs.pk}/").status_code == 403
+    assert api_client_for(responder).delete(f"/api/v1/overrides/{mine.pk}/").status_code == 204
+    assert api_client_for(manager).delete(f"/api/v1/overrides/{theirs.pk}/").status_code == 204
     assert not Override.objects.exists()
     assert AuditEntry.objects.filter(action="override.delete").count() == 2
 
@@ -301,10 +275,10 @@ def test_overrides_list_filters_by_schedule_and_person(viewer, sam, schedule, ot
     OverrideFactory(schedule=schedule, user=sam)
     OverrideFactory(schedule=other_schedule)
 
-    body = api(viewer).get(f"/api/v1/overrides/?schedule={schedule.pk}&user=sam").json()
+    body = api_client_for(viewer).get(f"/api/v1/overrides/?schedule={schedule.pk}&user=sam").json()
 
     assert [row["user"]["username"] for row in body["results"]] == ["sam"]
-    assert api(viewer).get("/api/v1/overrides/").json()["count"] == 1
+    assert api_client_for(viewer).get("/api/v1/overrides/").json()["count"] == 1
 
 
 # --- shifts ---------------------------------------------------------------------------------
@@ -318,7 +292,7 @@ def test_shifts_in_a_window_after_layers_and_overrides(viewer, sam, schedule):
         ends_at=datetime(2026, 3, 2, 16, 0, tzinfo=UTC),
     )
 
-    response = api(viewer).get(
+    response = api_client_for(viewer).get(
         f"/api/v1/schedules/{schedule.pk}/shifts/?start=2026-03-02T12:00:00Z&end=2026-03-03T12:00:00Z"
     )
 
@@ -335,7 +309,7 @@ def test_shifts_in_a_window_after_layers_and_overrides(viewer, sam, schedule):
 
 
 def test_shifts_default_to_the_next_two_weeks(viewer, schedule):
-    shifts = api(viewer).get(f"/api/v1/schedules/{schedule.pk}/shifts/").json()
+    shifts = api_client_for(viewer).get(f"/api/v1/schedules/{schedule.pk}/shifts/").json()
 
     assert shifts[0]["start"] == "2026-03-02T12:00:00Z"
     assert shifts[-1]["end"] == "2026-03-16T12:00:00Z"
@@ -352,7 +326,7 @@ def test_shifts_default_to_the_next_two_weeks(viewer, schedule):
     ],
 )
 def test_bad_shift_windows_are_400s_naming_the_parameter(viewer, schedule, query, field, message):
-    response = api(viewer).get(f"/api/v1/schedules/{schedule.pk}/shifts/?{query}")
+    response = api_client_for(viewer).get(f"/api/v1/schedules/{schedule.pk}/shifts/?{query}")
 
     assert response.status_code == 400
     assert message in response.json()[field][0]
@@ -362,7 +336,7 @@ def test_bad_shift_windows_are_400s_naming_the_parameter(viewer, schedule, query
 
 
 def test_who_is_on_call_in_a_schedule_now(viewer, responder, schedule):
-    response = api(viewer).get(f"/api/v1/oncall/?schedule={schedule.pk}")
+    response = api_client_for(viewer).get(f"/api/v1/oncall/?schedule={schedule.pk}")
 
     assert response.status_code == 200
     body = response.json()
@@ -392,7 +366,7 @@ def test_who_is_on_call_for_a_service_at_a_given_moment(viewer, sam, team, servi
     at = "2026-03-03T12:00:00+01:00"
 
     for query in (quote(at), at):
-        body = api(viewer).get(f"/api/v1/oncall/?service=checkout&at={query}").json()
+        body = api_client_for(viewer).get(f"/api/v1/oncall/?service=checkout&at={query}").json()
         (entry,) = body["oncall"]
         assert (entry["step"], entry["user"]["username"]) == (1, "sam")
         assert entry["shift_start"] == "2026-03-03T08:00:00Z"
@@ -402,7 +376,7 @@ def test_who_is_on_call_for_a_service_at_a_given_moment(viewer, sam, team, servi
 def test_nobody_on_call_is_a_null_user(viewer, team):
     empty = ScheduleFactory(team=team)
 
-    (entry,) = api(viewer).get(f"/api/v1/oncall/?schedule={empty.pk}").json()["oncall"]
+    (entry,) = api_client_for(viewer).get(f"/api/v1/oncall/?schedule={empty.pk}").json()["oncall"]
 
     assert (entry["user"], entry["shift_start"], entry["shift_end"]) == (None, None, None)
 
@@ -422,7 +396,9 @@ def test_nobody_on_call_is_a_null_user(viewer, team):
 def test_bad_oncall_questions_get_a_json_answer_naming_the_problem(
     viewer, service, schedule, other_schedule, query, status, body_part
 ):
-    response = api(viewer).get("/api/v1/oncall/?" + query.format(pk=schedule.pk, other=other_schedule.pk))
+    response = api_client_for(viewer).get(
+        "/api/v1/oncall/?" + query.format(pk=schedule.pk, other=other_schedule.pk)
+    )
 
     assert response.status_code == status
     assert body_part in str(response.json())

@@ -8,7 +8,6 @@ import pytest
 import time_machine
 from django.http import Http404
 
-from incidents.choices import Role
 from oncall.selectors.schedules import (
     layer_summary,
     oncall_for_schedules,
@@ -23,11 +22,9 @@ from tests.factories import (
     EscalationPolicyFactory,
     EscalationStepFactory,
     LayerFactory,
-    MembershipFactory,
     OverrideFactory,
     ScheduleFactory,
     TeamFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -39,13 +36,6 @@ MONDAY_NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 def _frozen():
     with time_machine.travel(MONDAY_NOON, tick=False):
         yield
-
-
-@pytest.fixture
-def sam(team):
-    user = UserFactory(username="sam", first_name="Sam", last_name="Okafor")
-    MembershipFactory(team=team, user=user, role=Role.RESPONDER)
-    return user
 
 
 def daily_schedule(team, participants, *, name="Primary", zone="UTC", **layer):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -10,6 +9,7 @@ from incidents.choices import Role, Urgency
 from incidents.models import AuditEntry, Profile
 from oncall.models import ContactMethod, EscalationPolicy, NotificationRule
 from oncall.services import StepSpec, escalation_policy_create, service_escalation_policy_set
+from tests.clients import client_for
 from tests.factories import (
     EscalationPolicyFactory,
     MembershipFactory,
@@ -22,12 +22,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def text(response) -> str:

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
-from django.test import Client
 from django.urls import reverse
 
-from incidents.choices import Role
 from incidents.models import AuditEntry, Profile, person_name
 from oncall.models import Layer, Override, Schedule
+from tests.clients import client_for
 from tests.factories import (
     EscalationPolicyFactory,
     EscalationStepFactory,
     LayerFactory,
-    MembershipFactory,
     OverrideFactory,
     ScheduleFactory,
     TeamFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -33,33 +30,6 @@ MONDAY_NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # 13:00 in Berlin
 def _frozen():
     with time_machine.travel(MONDAY_NOON, tick=False):
         yield
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def sam(team):
-    user = UserFactory(username="sam", first_name="Sam", last_name="Okafor")
-    MembershipFactory(team=team, user=user, role=Role.RESPONDER)
-    return user
-
-
-@pytest.fixture
-def schedule(team, responder, sam):
-    """Daily handoffs at 09:00 Berlin: Rosa on Monday, Sam on Tuesday, and so on."""
-    schedule = ScheduleFactory(team=team, name="Payments primary", time_zone="Europe/Berlin")
-    LayerFactory(
-        schedule=schedule,
-        shift_unit="days",
-        start_date=date(2026, 3, 2),
-        handoff_time=time(9, 0),
-        participants=[responder, sam],
-    )
-    return schedule
 
 
 def detail_url(schedule) -> str:

@@ -2,25 +2,17 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from rest_framework.test import APIClient
 
 from incidents.choices import Role
-from incidents.services import api_token_create
 from runbooks.models import Runbook
 from runbooks.services import revision_create, runbook_create
+from tests.clients import api_client_for
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/api/v1/runbooks/"
 BODY = "# Replication lag\n\n1. Check the lag dashboard\n2. Restart the replica"
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    _, token = api_token_create(user=user, name="tests")
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 @pytest.fixture
@@ -46,7 +38,7 @@ def detail(runbook: Runbook, suffix: str = "") -> str:
 
 def test_create_with_service_slugs_and_label_string(responder, service):
     second = ServiceFactory(name="Payments DB", slug="payments-db", team=service.team)
-    response = api(responder).post(
+    response = api_client_for(responder).post(
         LIST,
         {
             "title": "Checkout 502s",
@@ -70,7 +62,7 @@ def test_create_with_service_slugs_and_label_string(responder, service):
 
 
 def test_create_names_unknown_service_and_bad_labels(responder, service):
-    response = api(responder).post(
+    response = api_client_for(responder).post(
         LIST,
         {"title": "X", "body": "Step", "services": ["checkout", "nope"], "labels": "alertname"},
         format="json",
@@ -84,17 +76,19 @@ def test_create_names_unknown_service_and_bad_labels(responder, service):
 
 def test_create_needs_a_team_when_the_user_is_in_several(responder, service):
     MembershipFactory(team=TeamFactory(slug="search"), user=responder, role=Role.RESPONDER)
-    response = api(responder).post(LIST, {"title": "X", "body": "Step"}, format="json")
+    response = api_client_for(responder).post(LIST, {"title": "X", "body": "Step"}, format="json")
     assert response.status_code == 400
     assert "team" in response.json()
     assert (
-        api(responder).post(LIST, {"title": "X", "body": "Step", "team": "search"}, format="json").status_code
+        api_client_for(responder)
+        .post(LIST, {"title": "X", "body": "Step", "team": "search"}, format="json")
+        .status_code
         == 201
     )
 
 
 def test_viewer_may_not_create(viewer):
-    response = api(viewer).post(LIST, {"title": "X", "body": "Step"}, format="json")
+    response = api_client_for(viewer).post(LIST, {"title": "X", "body": "Step"}, format="json")
     assert response.status_code == 403
     assert "responder role" in response.json()["detail"]
 
@@ -103,7 +97,7 @@ def test_viewer_may_not_create(viewer):
 
 
 def test_responders_of_any_team_list_and_read_runbooks(other_responder, runbook):
-    client = api(other_responder)
+    client = api_client_for(other_responder)
     listed = client.get(LIST).json()
     assert [row["slug"] for row in listed["results"]] == [runbook.slug]
     data = client.get(detail(runbook)).json()
@@ -112,12 +106,12 @@ def test_responders_of_any_team_list_and_read_runbooks(other_responder, runbook)
 
 
 def test_someone_in_no_team_gets_404(outsider, runbook):
-    assert api(outsider).get(detail(runbook)).status_code == 404
+    assert api_client_for(outsider).get(detail(runbook)).status_code == 404
 
 
 def test_list_search(responder, team, runbook):
     runbook_create(team=team, title="Disk full", body="Delete old logs", actor=responder)
-    listed = api(responder).get(LIST, {"q": "logs"}).json()
+    listed = api_client_for(responder).get(LIST, {"q": "logs"}).json()
     assert [row["title"] for row in listed["results"]] == ["Disk full"]
 
 
@@ -125,7 +119,7 @@ def test_list_search(responder, team, runbook):
 
 
 def test_post_revision_then_read_it_and_the_diff(responder, runbook):
-    client = api(responder)
+    client = api_client_for(responder)
     response = client.post(
         detail(runbook, "revisions/"),
         {"body": BODY.replace("Restart", "Rebuild"), "note": "Rebuild", "base_revision": 1},
@@ -149,7 +143,7 @@ def test_post_revision_then_read_it_and_the_diff(responder, runbook):
 
 def test_stale_revision_is_409_with_latest_number_and_diff(responder, manager, runbook):
     revision_create(runbook=runbook, body=BODY + "\n3. Page the DBA", actor=manager, base_number=1)
-    response = api(responder).post(
+    response = api_client_for(responder).post(
         detail(runbook, "revisions/"), {"body": BODY + "\n3. Page Rosa", "base_revision": 1}, format="json"
     )
     assert response.status_code == 409
@@ -163,23 +157,23 @@ def test_stale_revision_is_409_with_latest_number_and_diff(responder, manager, r
 
 
 def test_revision_without_body_is_400_naming_body(responder, runbook):
-    response = api(responder).post(detail(runbook, "revisions/"), {"note": "x"}, format="json")
+    response = api_client_for(responder).post(detail(runbook, "revisions/"), {"note": "x"}, format="json")
     assert response.status_code == 400
     assert "body" in response.json()
 
 
 def test_diff_needs_both_numbers(responder, runbook):
-    response = api(responder).get(detail(runbook, "diff/"), {"from": 1})
+    response = api_client_for(responder).get(detail(runbook, "diff/"), {"from": 1})
     assert response.status_code == 400
     assert "to" in response.json()
-    assert api(responder).get(detail(runbook, "diff/"), {"from": 1, "to": 7}).status_code == 404
+    assert api_client_for(responder).get(detail(runbook, "diff/"), {"from": 1, "to": 7}).status_code == 404
 
 
 # --- permissions for changes ----------------------------------------------------------------
 
 
 def test_other_teams_responder_may_read_but_not_change(other_responder, runbook):
-    client = api(other_responder)
+    client = api_client_for(other_responder)
     assert client.post(detail(runbook, "revisions/"), {"body": "x"}, format="json").status_code == 403
     assert client.patch(detail(runbook), {"title": "Mine"}, format="json").status_code == 403
     assert client.post(detail(runbook, "reviewed/")).status_code == 403
@@ -189,7 +183,7 @@ def test_other_teams_responder_may_read_but_not_change(other_responder, runbook)
 
 
 def test_patch_metadata_and_mark_reviewed(responder, runbook):
-    client = api(responder)
+    client = api_client_for(responder)
     response = client.patch(detail(runbook), {"title": "PG lag", "review_interval_days": 30}, format="json")
     assert response.status_code == 200
     assert response.json()["title"] == "PG lag"
@@ -203,6 +197,6 @@ def test_patch_metadata_and_mark_reviewed(responder, runbook):
 
 
 def test_responder_may_not_delete_but_manager_may(responder, manager, runbook):
-    assert api(responder).delete(detail(runbook)).status_code == 403
-    assert api(manager).delete(detail(runbook)).status_code == 204
+    assert api_client_for(responder).delete(detail(runbook)).status_code == 403
+    assert api_client_for(manager).delete(detail(runbook)).status_code == 204
     assert not Runbook.objects.exists()

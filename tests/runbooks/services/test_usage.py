@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from incidents.choices import IncidentStatus, Role, TimelineKind
+from incidents.choices import IncidentStatus, TimelineKind
 from incidents.models import TimelineEvent
 from incidents.services import DomainError, incident_mark_mitigated
 from runbooks.models import ChecklistTick, ReviewRequest, RunbookUse
@@ -15,7 +15,7 @@ from runbooks.services import (
     runbook_create,
     runbook_use_feedback,
 )
-from tests.factories import IncidentFactory, MembershipFactory, UserFactory
+from tests.factories import IncidentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,13 +26,6 @@ BODY = """# Checkout 5xx
 - [ ] Failover the primary
 - [ ] Drain the bad pod
 """
-
-
-@pytest.fixture
-def sam(team):
-    user = UserFactory(username="sam", first_name="Sam", last_name="Okafor")
-    MembershipFactory(team=team, user=user, role=Role.RESPONDER)
-    return user
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +14,7 @@ from incidents.services import incident_resolve
 from runbooks.models import ChecklistTick, ReviewRequest, Runbook, RunbookUse
 from runbooks.services import checklist_tick, revision_create, runbook_attach, runbook_create
 from runbooks.views.incident import runbooks_card
+from tests.clients import client_for
 from tests.factories import (
     AlertFactory,
     IncidentFactory,
@@ -34,19 +34,6 @@ BODY = """Check the **error dashboard** first.
 
 <script>alert("x")</script>
 """
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def sam(team):
-    user = UserFactory(username="sam", first_name="Sam", last_name="Okafor")
-    MembershipFactory(team=team, user=user, role=Role.RESPONDER)
-    return user
 
 
 @pytest.fixture

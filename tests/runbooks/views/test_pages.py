@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,18 +12,13 @@ from incidents.choices import Role
 from incidents.models import Service
 from runbooks.models import Runbook
 from runbooks.services import review_request_create, revision_create, runbook_create
+from tests.clients import client_for
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 BODY = "# Replication lag\n\n1. Check the lag dashboard\n2. Restart the replica\n"
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
