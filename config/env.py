@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -72,6 +73,46 @@ def env_url(name: str, default: str) -> str:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ImproperlyConfigured(f"{name} must be an absolute http(s) URL, got {raw!r}")
     return raw.rstrip("/")
+
+
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def env_weekday(name: str, default: str) -> int:
+    """A day of the week by name (`monday`, or its first three letters); Monday is 0."""
+    raw = os.environ.get(name, default)
+    value = raw.strip().lower()
+    for number, day in enumerate(_WEEKDAYS):
+        if value in (day, day[:3]):
+            return number
+    raise ImproperlyConfigured(f"{name} must be a day of the week such as monday, got {raw!r}")
+
+
+def env_clock(name: str, default: str) -> time:
+    """A wall-clock time as HH:MM (24-hour)."""
+    raw = os.environ.get(name, default)
+    hours, colon, minutes = raw.strip().partition(":")
+    valid = colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+    if valid and int(hours) < 24 and int(minutes) < 60:
+        return time(int(hours), int(minutes))
+    raise ImproperlyConfigured(f"{name} must be a time as HH:MM, e.g. 09:00, got {raw!r}")
+
+
+def env_severity_days(name: str, default: str) -> dict[int, int]:
+    """Days per severity, e.g. `SEV1=5,SEV2=5` → {1: 5, 2: 5}; severities not named get none."""
+    raw = os.environ.get(name, default)
+    days: dict[int, int] = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        severity, equals, count = (piece.strip() for piece in part.partition("="))
+        level = severity.upper().removeprefix("SEV")
+        if not equals or level not in {"1", "2", "3", "4"} or not count.isdigit() or int(count) < 1:
+            raise ImproperlyConfigured(
+                f"{name} must look like SEV1=5,SEV2=5 (severity=days, days at least 1), got {raw!r}"
+            )
+        days[int(level)] = int(count)
+    return days
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,14 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import (
     ensure_dir,
     env_bool,
+    env_clock,
     env_float,
     env_int,
     env_list,
+    env_severity_days,
     env_str,
     env_url,
+    env_weekday,
     parse_email_url,
 )
 
@@ -178,6 +181,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 MUSTER_TICK_SECONDS = env_float("MUSTER_TICK_SECONDS", 5.0, minimum=0.5)
 # The tick is "stale" for /readyz once it has not run for this many seconds.
 MUSTER_TICK_STALE_SECONDS = env_float("MUSTER_TICK_STALE_SECONDS", 60.0, minimum=1.0)
+# How often beat looks for weekly digests and due-date nudges to send.
+MUSTER_REMINDERS_CHECK_SECONDS = env_float("MUSTER_REMINDERS_CHECK_SECONDS", 300.0, minimum=1.0)
 
 # --- Ingestion ------------------------------------------------------------------------------
 # Alertmanager and Grafana payloads have no size cap of their own (INTEROP.md §0); PagerDuty caps
@@ -220,6 +225,12 @@ CELERY_BEAT_SCHEDULE = {
     "shift-nudges": {"task": "oncall.tasks.shift_nudges", "schedule": 60.0},
     # Weekly per team, idempotent per ISO week; hourly so a beat that was down catches up.
     "runbook-review-reminders": {"task": "runbooks.tasks.review_reminders", "schedule": 3600.0},
+    # Weekly action-item digests (each person's own Monday 09:00) and due-date nudges; the check
+    # runs often so that time zones with :30 and :45 offsets get theirs on time too.
+    "postmortem-reminders": {
+        "task": "postmortems.tasks.send_reminders",
+        "schedule": MUSTER_REMINDERS_CHECK_SECONDS,
+    },
 }
 SPECTACULAR_SETTINGS.update(
     {
@@ -229,6 +240,16 @@ SPECTACULAR_SETTINGS.update(
     }
 )
 INSTALLED_APPS.append("drf_spectacular_sidecar")
+
+# --- Postmortems ---------------------------------------------------------------------------
+# The weekly action-item digest goes out at this day and time in each recipient's own time zone.
+MUSTER_DIGEST_WEEKDAY = env_weekday("MUSTER_DIGEST_WEEKDAY", "monday")
+MUSTER_DIGEST_TIME = env_clock("MUSTER_DIGEST_TIME", "09:00")
+# Postmortems of these severities are due this many business days after the incident resolved;
+# other severities have no due date unless someone sets one.
+MUSTER_POSTMORTEM_DUE_BUSINESS_DAYS = env_severity_days(
+    "MUSTER_POSTMORTEM_DUE_BUSINESS_DAYS", "SEV1=5,SEV2=5"
+)
 
 # --- Paging channels ------------------------------------------------------------------------
 # A channel whose settings are empty is shown as unavailable, never as broken.

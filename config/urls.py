@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("oncall.urls")),
     path("api/v1/", include("oncall.api.urls")),
     path("api/v1/", include("runbooks.api.urls")),
+    path("api/v1/", include("postmortems.api.urls")),
     path("api/v1/", include("incidents.api.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
     path("runbooks/", include("runbooks.urls")),
+    path("", include("postmortems.urls")),
     path("", include("incidents.urls")),
 ]
 

@@ -70,3 +70,6 @@ class TimelineKind(models.TextChoices):
     RUNBOOK_ATTACHED = "runbook_attached", "Runbook attached"
     CHECKLIST_TICKED = "checklist_ticked", "Checklist item ticked"
     RUNBOOK_FEEDBACK = "runbook_feedback", "Runbook feedback"
+    ACTION_ITEM_ADDED = "action_item_added", "Action item added"
+    POSTMORTEM_STARTED = "postmortem_started", "Postmortem started"
+    POSTMORTEM_PUBLISHED = "postmortem_published", "Postmortem published"

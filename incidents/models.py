@@ -363,14 +363,18 @@ class MaintenanceWindow(models.Model):
 
 
 class Profile(models.Model):
-    """A person's preferences: their time zone (for shift times and weekly emails) and how long
-    before a shift they want to be told about it."""
+    """A person's preferences: their time zone (for shift times and weekly emails), how long
+    before a shift they want to be told about it, and whether they want the weekly digest of their
+    action items."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     time_zone = models.CharField(max_length=64, default="UTC")
     shift_nudges = models.BooleanField(default=True, help_text="Tell me before my on-call shifts start.")
     shift_nudge_minutes = models.PositiveIntegerField(
         default=60, help_text="How long before a shift starts to tell me."
+    )
+    action_item_digest = models.BooleanField(
+        default=True, help_text="Email me a weekly digest of my open action items."
     )
 
     def __str__(self) -> str:

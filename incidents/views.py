@@ -130,6 +130,11 @@ def _incident_context(request: HttpRequest, incident: Incident, **forms_: forms.
 
     context.update(incident_runbooks_context(user=request.user, incident=incident, can_act=can_act))
     # --- end runbooks on the incident ---
+    # --- postmortem and action items on the incident ---
+    from postmortems.views.incident import incident_postmortem_context
+
+    context.update(incident_postmortem_context(user=request.user, incident=incident))
+    # --- end postmortem and action items on the incident ---
     if can_act:
         context["severity_form"] = forms_.get("severity_form") or SeverityForm(
             initial={"severity": incident.severity}

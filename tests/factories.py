@@ -239,3 +239,22 @@ class RunbookRevisionFactory(factory.django.DjangoModelFactory):
     number = factory.Sequence(lambda n: n + 2)
     body = factory.Sequence(lambda n: f"Step {n}")
     note = ""
+
+
+class PostmortemFactory(factory.django.DjangoModelFactory):
+    """A postmortem row only (no sections, no timeline): services build the real thing."""
+
+    class Meta:
+        model = "postmortems.Postmortem"
+
+    incident = factory.SubFactory(IncidentFactory)
+    title = factory.LazyAttribute(lambda o: o.incident.title)
+
+
+class ActionItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "postmortems.ActionItem"
+
+    incident = factory.SubFactory(IncidentFactory)
+    title = factory.Sequence(lambda n: f"Alert on checkout p99 latency (#{n})")
+    owner = factory.SubFactory(UserFactory)

@@ -1,7 +1,19 @@
+from datetime import time
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_float, env_int, env_list, env_url, parse_email_url
+from config.env import (
+    env_bool,
+    env_clock,
+    env_float,
+    env_int,
+    env_list,
+    env_severity_days,
+    env_url,
+    env_weekday,
+    parse_email_url,
+)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("yes", True), ("off", False), ("FALSE", False)])
@@ -65,3 +77,37 @@ class TestEmailUrl:
     def test_malformed_urls_fail_loudly(self, raw):
         with pytest.raises(ImproperlyConfigured, match="EMAIL_URL"):
             parse_email_url("EMAIL_URL", raw)
+
+
+def test_env_weekday_takes_names_and_abbreviations(monkeypatch):
+    monkeypatch.setenv("DAY", "Tue")
+    assert env_weekday("DAY", "monday") == 1
+    monkeypatch.delenv("DAY")
+    assert env_weekday("DAY", "monday") == 0
+    monkeypatch.setenv("DAY", "mondays")
+    with pytest.raises(ImproperlyConfigured, match="day of the week"):
+        env_weekday("DAY", "monday")
+
+
+@pytest.mark.parametrize("raw", ["9", "24:00", "09:60", "9:5", "nine"])
+def test_env_clock_refuses_anything_but_hh_mm(monkeypatch, raw):
+    monkeypatch.setenv("AT", raw)
+    with pytest.raises(ImproperlyConfigured, match="HH:MM"):
+        env_clock("AT", "09:00")
+
+
+def test_env_clock_reads_hh_mm(monkeypatch):
+    monkeypatch.setenv("AT", "07:30")
+    assert env_clock("AT", "09:00") == time(7, 30)
+
+
+def test_env_severity_days(monkeypatch):
+    assert env_severity_days("DUE", "SEV1=5,SEV2=5") == {1: 5, 2: 5}
+    monkeypatch.setenv("DUE", "sev1=3, SEV3=10")
+    assert env_severity_days("DUE", "SEV1=5") == {1: 3, 3: 10}
+    monkeypatch.setenv("DUE", "")
+    assert env_severity_days("DUE", "SEV1=5") == {}
+    for bad in ("SEV5=1", "SEV1=0", "SEV1", "P1=5"):
+        monkeypatch.setenv("DUE", bad)
+        with pytest.raises(ImproperlyConfigured, match="SEV1=5"):
+            env_severity_days("DUE", "SEV1=5")
