@@ -7,12 +7,13 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
 from incidents.models import Incident
 from incidents.permissions import visible_team_ids
+from postmortems.choices import OPEN_ACTION_ITEM_STATUSES
 from postmortems.models import (
     ActionItem,
     ActionItemQuerySet,
@@ -97,4 +98,8 @@ def action_item_get_for_user(*, user: Any, pk: int) -> ActionItem:
 
 
 def incident_action_items(*, incident: Incident) -> QuerySet[ActionItem]:
-    return incident.action_items.select_related("owner").order_by("status", "due_date", "pk")
+    """The incident's items: open ones first, soonest due first (no due date last), then closed."""
+    still_open = Case(When(status__in=OPEN_ACTION_ITEM_STATUSES, then=Value(0)), default=Value(1))
+    return incident.action_items.select_related("owner").order_by(
+        still_open, F("due_date").asc(nulls_last=True), "pk"
+    )

@@ -172,6 +172,9 @@ class ProfileForm(forms.Form):
     shift_nudge_minutes = forms.IntegerField(
         label="Remind me (minutes before)", min_value=1, max_value=MAX_SHIFT_NUDGE_MINUTES
     )
+    action_item_digest = forms.BooleanField(
+        required=False, label="Email me a weekly digest of my open action items"
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

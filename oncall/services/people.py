@@ -513,6 +513,7 @@ def profile_update(
     time_zone: str | None = None,
     shift_nudges: bool | None = None,
     shift_nudge_minutes: int | None = None,
+    action_item_digest: bool | None = None,
 ) -> Profile:
     profile = _profile(user)
     changes: dict[str, Any] = {}
@@ -529,6 +530,8 @@ def profile_update(
                 f"Shift reminders come 1 to {MAX_SHIFT_NUDGE_MINUTES} minutes (7 days) before a shift."
             )
         changes["shift_nudge_minutes"] = shift_nudge_minutes
+    if action_item_digest is not None:
+        changes["action_item_digest"] = action_item_digest
     changed = {}
     for name, value in changes.items():
         if getattr(profile, name) != value:

@@ -382,6 +382,7 @@ def _notifications_context(
                 "time_zone": profile.time_zone,
                 "shift_nudges": profile.shift_nudges,
                 "shift_nudge_minutes": profile.shift_nudge_minutes,
+                "action_item_digest": profile.action_item_digest,
             }
         ),
     }
@@ -520,6 +521,7 @@ def profile_update_view(request: HttpRequest) -> HttpResponse:
                 time_zone=data["time_zone"],
                 shift_nudges=data["shift_nudges"],
                 shift_nudge_minutes=data["shift_nudge_minutes"],
+                action_item_digest=data["action_item_digest"],
                 actor=request.user,
             )
         except DomainError as exc:

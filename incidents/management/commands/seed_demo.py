@@ -30,6 +30,9 @@ class Command(BaseCommand):
   Trigger a demo alert (PagerDuty Events API v2 format):
     {demo_curl(result)}
 
+  A resolved incident with its published postmortem and open action items:
+    {result["postmortem"]}
+
   All demo integration keys: python manage.py seed_demo
 """
         )

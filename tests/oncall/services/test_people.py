@@ -430,6 +430,18 @@ def test_profile_refuses_what_it_cannot_use(responder, changes, problem):
     assert Profile.objects.get(user=responder).time_zone == "UTC"
 
 
+def test_profile_turns_the_weekly_action_item_digest_off_and_audits_it(responder):
+    profile_update(user=responder, action_item_digest=False, actor=responder)
+    assert Profile.objects.get(user=responder).action_item_digest is False
+    assert AuditEntry.objects.get(action="profile.update").data == {"action_item_digest": [True, False]}
+
+
+def test_profile_leaves_the_digest_alone_when_not_given(responder):
+    profile_update(user=responder, action_item_digest=False, actor=responder)
+    profile_update(user=responder, time_zone="Europe/Berlin", actor=responder)
+    assert Profile.objects.get(user=responder).action_item_digest is False
+
+
 def test_profile_is_created_for_someone_who_never_had_one(responder):
     Profile.objects.filter(user=responder).delete()
     profile_update(user=responder, shift_nudges=False, actor=responder)

@@ -415,3 +415,19 @@ def test_profile_time_zone_and_reminder_lead_time(responder):
     bad = client.post(reverse("oncall:profile_update"), {"time_zone": "Moon/Base", "shift_nudge_minutes": 30})
     assert bad.status_code == 400
     assert "Moon/Base is not one of the available choices" in text(bad)
+
+
+def test_weekly_action_item_digest_can_be_switched_off_and_on_from_the_profile(responder):
+    client = client_for(responder)
+    page = text(client.get(reverse("oncall:my_notifications")))
+    assert "Email me a weekly digest of my open action items" in page
+    assert 'name="action_item_digest" checked' in page.replace('id="id_action_item_digest" ', "")
+
+    fields = {"time_zone": "UTC", "shift_nudges": "on", "shift_nudge_minutes": 60}
+    response = client.post(reverse("oncall:profile_update"), fields, **HTMX)
+    assert "Profile saved." in text(response)
+    assert Profile.objects.get(user=responder).action_item_digest is False
+    assert "checked" not in text(response).split('name="action_item_digest"')[1].split(">")[0]
+
+    client.post(reverse("oncall:profile_update"), {**fields, "action_item_digest": "on"}, **HTMX)
+    assert Profile.objects.get(user=responder).action_item_digest is True
