@@ -16,6 +16,7 @@ from postmortems.models import PostmortemReviewer, TimelineEntry
 from postmortems.selectors import (
     action_item_get_for_user,
     action_item_list_for_user,
+    incident_action_items,
     postmortem_get_for_user,
     postmortem_list_for_user,
     postmortem_timeline,
@@ -248,11 +249,6 @@ def test_past_due_postmortems_are_judged_by_the_requesters_date_and_exclude_publ
 
 
 def test_an_incidents_action_items_list_open_ones_first_soonest_due_first(responder):
-    from datetime import date
-
-    from postmortems.selectors import incident_action_items
-    from tests.factories import ActionItemFactory, IncidentFactory
-
     incident = IncidentFactory()
     done = ActionItemFactory(incident=incident, title="done", status="done", due_date=date(2026, 11, 1))
     later = ActionItemFactory(incident=incident, title="later", due_date=date(2026, 12, 20))
