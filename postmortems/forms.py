@@ -228,6 +228,10 @@ class ActionItemForm(forms.Form):
     def clean_tracker_url(self) -> str:
         return _check_tracker_url(self.cleaned_data["tracker_url"])
 
+    def item_fields(self) -> dict[str, Any]:
+        """The cleaned fields as action_item_create / action_item_update take them."""
+        return {name: self.cleaned_data[name] for name in self.fields}
+
 
 class ActionItemStatusForm(forms.Form):
     status = forms.ChoiceField(choices=ActionItemStatus.choices)

@@ -188,19 +188,8 @@ def action_item_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = ActionItemForm(request.POST, team=team_id, auto_id=ITEM_FORM_ID)
     status = 400
     if form.is_valid():
-        data = form.cleaned_data
         try:
-            action_item_update(
-                item=item,
-                actor=request.user,
-                title=data["title"],
-                description=data["description"],
-                owner=data["owner"],
-                due_date=data["due_date"],
-                priority=data["priority"],
-                kind=data["kind"],
-                tracker_url=data["tracker_url"],
-            )
+            action_item_update(item=item, actor=request.user, **form.item_fields())
         except DomainError as exc:
             form.add_error(None, str(exc))
             status = 409
@@ -281,19 +270,8 @@ def action_item_create_view(request: HttpRequest, number: int) -> HttpResponse:
     form = ActionItemForm(request.POST, team=team_id, auto_id=ITEM_FORM_ID)
     status = 400
     if form.is_valid():
-        data = form.cleaned_data
         try:
-            item = action_item_create(
-                incident=incident,
-                actor=request.user,
-                title=data["title"],
-                description=data["description"],
-                owner=data["owner"],
-                due_date=data["due_date"],
-                priority=data["priority"],
-                kind=data["kind"],
-                tracker_url=data["tracker_url"],
-            )
+            item = action_item_create(incident=incident, actor=request.user, **form.item_fields())
         except DomainError as exc:
             form.add_error(None, str(exc))
             status = 409

@@ -49,7 +49,7 @@ from tests.factories import (
     NotificationRuleFactory,
     UserFactory,
 )
-from tests.test_worker import _database_url
+from tests.workers import database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -318,7 +318,7 @@ def test_crashes_and_a_broker_restart_neither_lose_nor_duplicate_a_page(
 
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": private_redis.url,
         "REDIS_URL": "",  # the rate-limit cache falls back to files under the private var dir
         "MUSTER_VAR_DIR": str(tmp_path),

@@ -5,14 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -27,9 +22,8 @@ from tests.factories import (
     IntegrationFactory,
     NotificationRuleFactory,
 )
-from tests.test_worker import _database_url
+from tests.workers import celery_worker
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "worker-test-signing-secret"
 
 
@@ -49,7 +43,7 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_delivers_the_first_page_on_commit(team, service, responder):
+def test_a_real_worker_delivers_the_first_page_on_commit(team, service, responder, tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     Receiver.received = []
@@ -65,53 +59,31 @@ def test_a_real_worker_delivers_the_first_page_on_commit(team, service, responde
     integration = IntegrationFactory(service=service)
 
     env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
         "MUSTER_VAR_DIR": str(settings.VAR_DIR),  # the same filesystem broker as this process
         "MUSTER_WEBHOOK_SIGNING_SECRET": SECRET,
         "MUSTER_TICK_SECONDS": "60",  # so the page can only have come through the on-commit hand-over
     }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
     try:
-        time.sleep(4)  # let the worker connect before the task is published
-        started = time.monotonic()
-        incident = alert_ingest(
-            integration=integration,
-            event=AlertEvent(action="trigger", dedup_key="k", group_key="k", summary="Checkout down"),
-        ).incident
-        deadline = started + 30
-        while time.monotonic() < deadline and not Receiver.received:
-            time.sleep(0.1)
-        assert Receiver.received, "the worker never delivered the page"
-        [page] = Receiver.received
-        assert page["valid"], "the webhook signature did not verify"
-        assert page["body"]["incident"]["reference"] == incident.reference
-        assert page["at"] - started < 10
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and Notification.objects.get().status != NotificationStatus.SENT:
-            time.sleep(0.1)
-        assert Notification.objects.get().status == NotificationStatus.SENT
+        with celery_worker(log=tmp_path / "worker.log", env=env, loglevel="WARNING") as worker:
+            time.sleep(4)  # let the worker connect before the task is published
+            started = time.monotonic()
+            incident = alert_ingest(
+                integration=integration,
+                event=AlertEvent(action="trigger", dedup_key="k", group_key="k", summary="Checkout down"),
+            ).incident
+            deadline = started + 30
+            while time.monotonic() < deadline and not Receiver.received:
+                time.sleep(0.1)
+            assert Receiver.received, "the worker never delivered the page\n" + worker.output()
+            [page] = Receiver.received
+            assert page["valid"], "the webhook signature did not verify"
+            assert page["body"]["incident"]["reference"] == incident.reference
+            assert page["at"] - started < 10
+            deadline = time.monotonic() + 10
+            while (
+                time.monotonic() < deadline and Notification.objects.get().status != NotificationStatus.SENT
+            ):
+                time.sleep(0.1)
+            assert Notification.objects.get().status == NotificationStatus.SENT
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
         server.shutdown()

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +15,7 @@ from django.conf import settings
 from postmortems.models import Reminder
 from tests.factories import ActionItemFactory, IncidentFactory
 from tests.postmortems.test_reminders import in_zone
-from tests.test_worker import _database_url
+from tests.workers import celery_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -82,8 +78,6 @@ def test_a_real_worker_sends_each_weekly_email_exactly_once(
     )
 
     env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
         # Its own broker folder and beat schedule: nothing queued by an earlier run gets in the way.
         "MUSTER_VAR_DIR": str(tmp_path),
         "EMAIL_URL": f"smtp://127.0.0.1:{settings.EMAIL_PORT}",
@@ -95,48 +89,18 @@ def test_a_real_worker_sends_each_weekly_email_exactly_once(
         "MUSTER_DIGEST_WEEKDAY": WEEKDAYS[today.weekday()],
         "MUSTER_DIGEST_TIME": "00:00",
     }
-    log = tmp_path / "worker.log"
-    log_file = log.open("w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--beat",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with celery_worker(log=tmp_path / "worker.log", env=env, beat=True) as worker:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(smtp_server.envelopes) < len(expected):
-            assert worker.poll() is None, log.read_text()
+            assert worker.alive(), worker.output()
             time.sleep(0.2)
-        assert sorted(_received(smtp_server)) == expected, log.read_text()
+        assert sorted(_received(smtp_server)) == expected, worker.output()
 
         # Beat goes on running the check every second: wait for three more runs; none may send.
-        runs = _runs_finished(log)
+        runs = _runs_finished(worker.log)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and _runs_finished(log) < runs + 3:
+        while time.monotonic() < deadline and _runs_finished(worker.log) < runs + 3:
             time.sleep(0.2)
-        assert _runs_finished(log) >= runs + 3, log.read_text()
+        assert _runs_finished(worker.log) >= runs + 3, worker.output()
         assert sorted(_received(smtp_server)) == expected
         assert Reminder.objects.filter(sent_at__isnull=False).count() == 3
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
-        log_file.close()
