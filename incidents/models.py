@@ -4,6 +4,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import models
@@ -28,6 +29,17 @@ KEY_PREFIX_LENGTH = 8
 def person_name(user: Any) -> str:
     """How Muster names a person everywhere: the full name, else the username."""
     return str(user.get_full_name() or user.get_username())
+
+
+def person_zone(user: Any) -> ZoneInfo:
+    """The time zone a person reads times in: their profile's, else the installation's."""
+    profile = getattr(user, "profile", None) if getattr(user, "is_authenticated", False) else None
+    for name in (getattr(profile, "time_zone", ""), settings.TIME_ZONE):
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return ZoneInfo("UTC")
 
 
 def hash_secret(secret: str) -> str:

@@ -15,8 +15,8 @@ from postmortems.choices import (
     ActionItemStatus,
     PostmortemStatus,
 )
+from postmortems.dates import person_today
 from postmortems.models import ActionItem, Postmortem
-from postmortems.selectors import user_today
 
 OPEN = "open"
 CLOSED = "closed"
@@ -54,7 +54,7 @@ class ActionItemFilter(django_filters.FilterSet):
         if value is None:
             return queryset
         # "Overdue" is judged by the date where the person asking is.
-        today = user_today(getattr(self.request, "user", None), now=timezone.now())
+        today = person_today(getattr(self.request, "user", None), now=timezone.now())
         overdue = Q(status__in=OPEN_ACTION_ITEM_STATUSES, due_date__lt=today)
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
@@ -72,6 +72,6 @@ class PostmortemFilter(django_filters.FilterSet):
     def filter_overdue(self, queryset: QuerySet[Postmortem], name: str, value: Any) -> QuerySet[Postmortem]:
         if value is None:
             return queryset
-        today = user_today(getattr(self.request, "user", None), now=timezone.now())
+        today = person_today(getattr(self.request, "user", None), now=timezone.now())
         overdue = Q(due_date__lt=today) & ~Q(status=PostmortemStatus.PUBLISHED)
         return queryset.filter(overdue) if value else queryset.exclude(overdue)

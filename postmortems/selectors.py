@@ -3,13 +3,11 @@ action items of the teams they belong to, and postmortems they were asked to rev
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
-from django.utils import timezone
 
 from incidents.models import Incident
 from incidents.permissions import visible_team_ids
@@ -23,17 +21,6 @@ from postmortems.models import (
     ReviewComment,
     TimelineEntry,
 )
-
-
-def user_today(user: Any, *, now: Any = None) -> date:
-    """Today's date where the person is (their profile's time zone; the installation's otherwise)."""
-    now = now or timezone.now()
-    profile = getattr(user, "profile", None) if getattr(user, "is_authenticated", False) else None
-    try:
-        zone = ZoneInfo(profile.time_zone) if profile is not None else timezone.get_current_timezone()
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = timezone.get_current_timezone()
-    return now.astimezone(zone).date()
 
 
 def postmortem_list_for_user(*, user: Any) -> QuerySet[Postmortem]:

@@ -16,7 +16,6 @@ import json
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
@@ -34,7 +33,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents.api.views import ErrorSerializer
-from incidents.models import Incident
+from incidents.models import Incident, person_zone
 from incidents.selectors import incident_list_for_user
 from postmortems import permissions as rules
 from postmortems.api.serializers import (
@@ -57,6 +56,7 @@ from postmortems.api.serializers import (
     TimelineImportedSerializer,
 )
 from postmortems.choices import SectionKey
+from postmortems.dates import person_today
 from postmortems.filters import ActionItemFilter, PostmortemFilter
 from postmortems.models import ActionItem, Postmortem, TimelineEntry
 from postmortems.selectors import (
@@ -65,7 +65,6 @@ from postmortems.selectors import (
     postmortem_get_for_user,
     postmortem_list_for_user,
     postmortem_timeline,
-    user_today,
 )
 from postmortems.services import (
     action_item_create,
@@ -155,11 +154,6 @@ def _visible_incident(user: Any, number: int) -> Incident:
     return incident
 
 
-def _zone_name(user: Any) -> str:
-    profile = getattr(user, "profile", None)
-    return profile.time_zone if profile is not None else settings.TIME_ZONE
-
-
 class MarkdownRenderer(renderers.BaseRenderer):
     """Lets clients ask for `text/markdown`; an error asked for that way is its plain message."""
 
@@ -183,7 +177,7 @@ class _ViewSet(viewsets.GenericViewSet):
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
         # "Overdue" is judged by the caller's own date.
-        context["today"] = user_today(self.request.user, now=timezone.now())
+        context["today"] = person_today(self.request.user, now=timezone.now())
         return context
 
     def _input(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
@@ -494,7 +488,7 @@ class PostmortemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ViewS
     )
     def export(self, request: Request, number: str) -> HttpResponse:
         postmortem = self.get_object()
-        zone = request.query_params.get("time_zone") or _zone_name(request.user)
+        zone = request.query_params.get("time_zone") or str(person_zone(request.user))
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.utils import make_msgid, parseaddr
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -19,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Team, person_name
+from postmortems.dates import due_phrase
 from postmortems.models import ActionItem, Postmortem, Reminder
 
 logger = logging.getLogger("postmortems.reminders")
@@ -29,17 +29,6 @@ KEYS_PER_QUERY = 5000
 
 
 # --- time -----------------------------------------------------------------------------------
-
-
-def person_zone(user: Any) -> ZoneInfo:
-    """The person's time zone (their profile's), else the installation's."""
-    profile = getattr(user, "profile", None)
-    if profile is not None:
-        try:
-            return ZoneInfo(profile.time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return ZoneInfo(settings.TIME_ZONE)
 
 
 def iso_week(day: date) -> str:
@@ -62,20 +51,6 @@ def digest_period(local: datetime) -> str | None:
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def due_text(due: date | None, today: date) -> str:
-    """An action item's due date as its owner reads it: "3 days overdue", "due tomorrow"."""
-    if due is None:
-        return "no due date"
-    days = (due - today).days
-    if days < 0:
-        return f"{plural(-days, 'day')} overdue"
-    if days == 0:
-        return "due today"
-    if days == 1:
-        return "due tomorrow"
-    return f"due in {days} days"
 
 
 def day_text(value: date) -> str:
@@ -109,7 +84,7 @@ def item_line(item: ActionItem, today: date) -> ItemLine:
         incident=f"{item.incident.reference} {item.incident.title}",
         priority=item.get_priority_display(),
         status=item.get_status_display(),
-        due=due_text(item.due_date, today),
+        due=due_phrase(item.due_date, today),
         due_date=day_text(item.due_date) if item.due_date else "",
         overdue=item.is_overdue(today),
         owner=person_name(item.owner) if item.owner else "nobody",

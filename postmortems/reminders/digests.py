@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.choices import Role
-from incidents.models import Membership, Team
+from incidents.models import Membership, Team, person_zone
 from postmortems.choices import PostmortemStatus, ReminderKind
 from postmortems.models import ActionItem, Postmortem
 from postmortems.reminders.common import (
@@ -27,7 +27,6 @@ from postmortems.reminders.common import (
     digest_period,
     item_line,
     link,
-    person_zone,
     plural,
     postmortem_line,
     unsent,

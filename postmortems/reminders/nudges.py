@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.utils import timezone
 
+from incidents.models import person_zone
 from postmortems.choices import PostmortemStatus, ReminderKind
 from postmortems.models import ActionItem, Postmortem
 from postmortems.reminders.common import (
@@ -15,7 +16,6 @@ from postmortems.reminders.common import (
     common_context,
     deliver,
     item_line,
-    person_zone,
     postmortem_line,
     reached,
     unsent,

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from incidents.choices import TimelineKind
-from incidents.models import Incident
+from incidents.models import Incident, person_zone
 from incidents.services.config import audit_record
 from incidents.services.errors import DomainError
 from incidents.services.lifecycle import timeline_record
@@ -55,15 +54,6 @@ def add_business_days(start: date, days: int) -> date:
     return current
 
 
-def _zone_of(user: Any) -> ZoneInfo:
-    profile = getattr(user, "profile", None) if user is not None else None
-    name = profile.time_zone if profile is not None else settings.TIME_ZONE
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(settings.TIME_ZONE)
-
-
 def postmortem_due_date(*, incident: Incident, owner: Any = None) -> date | None:
     """Severities named in MUSTER_POSTMORTEM_DUE_BUSINESS_DAYS are due that many business days
     after the day the incident resolved (today, while it is open), in the owner's time zone."""
@@ -71,7 +61,7 @@ def postmortem_due_date(*, incident: Incident, owner: Any = None) -> date | None
     if days is None:
         return None
     moment = incident.resolved_at or timezone.now()
-    return add_business_days(moment.astimezone(_zone_of(owner)).date(), days)
+    return add_business_days(moment.astimezone(person_zone(owner)).date(), days)
 
 
 # --- the postmortem -------------------------------------------------------------------------

@@ -22,12 +22,13 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from incidents.models import person_name
+from incidents.models import person_name, person_zone
 from incidents.responses import forbidden, render_page, wants_partial
 from incidents.selectors import incident_get_for_user, team_list_for_user
 from incidents.services import DomainError
 from postmortems.blameless import BlamelessWarning, blameless_warnings
 from postmortems.choices import SECTION_PROMPTS, PostmortemStatus, SectionKey
+from postmortems.dates import due_phrase, person_today
 from postmortems.filters import PostmortemFilter
 from postmortems.forms import (
     CommentForm,
@@ -51,7 +52,6 @@ from postmortems.selectors import (
     postmortem_get_for_user,
     postmortem_list_for_user,
     postmortem_timeline,
-    user_today,
 )
 from postmortems.services import (
     comment_add,
@@ -68,7 +68,7 @@ from postmortems.services import (
     timeline_entry_update,
     timeline_import,
 )
-from postmortems.views.incident import action_items_panel, due_phrase, viewer_zone
+from postmortems.views.incident import action_items_panel
 from runbooks.markdown import render_markdown
 
 PAGE_SIZE = 50
@@ -154,7 +154,7 @@ def _timeline_block(request: HttpRequest, postmortem: Postmortem, **extra: Any) 
     block = TimelineBlock(
         postmortem=postmortem,
         entries=list(entries),
-        zone_name=str(viewer_zone(request.user)),
+        zone_name=str(person_zone(request.user)),
         can_edit=can_edit,
         **extra,
     )
@@ -185,7 +185,7 @@ def _section_view(postmortem: Postmortem, key: str) -> SectionView:
 
 
 def _header_context(request: HttpRequest, postmortem: Postmortem) -> dict[str, Any]:
-    today = user_today(request.user)
+    today = person_today(request.user)
     return {
         "postmortem": postmortem,
         "incident": postmortem.incident,
@@ -193,7 +193,7 @@ def _header_context(request: HttpRequest, postmortem: Postmortem) -> dict[str, A
         "can": Abilities.of(request.user, postmortem),
         "overdue": postmortem.is_overdue(today),
         "due_text": due_phrase(postmortem.due_date, today, closed=postmortem.is_published),
-        "zone_name": str(viewer_zone(request.user)),
+        "zone_name": str(person_zone(request.user)),
     }
 
 
@@ -251,7 +251,7 @@ def _page_context(request: HttpRequest, postmortem: Postmortem, **workflow: Any)
 def _read_only_message(request: HttpRequest, postmortem: Postmortem) -> str:
     by = f" by {person_name(postmortem.published_by)}" if postmortem.published_by else ""
     published_at = postmortem.published_at
-    when = published_at.astimezone(viewer_zone(request.user)).date() if published_at else None
+    when = published_at.astimezone(person_zone(request.user)).date() if published_at else None
     on = f" on {when.day} {when:%b %Y}" if when else ""
     return (
         f"This postmortem was published{by}{on} and is read-only. "
@@ -300,7 +300,7 @@ def postmortem_list_view(request: HttpRequest) -> HttpResponse:
     queryset = postmortem_list_for_user(user=request.user).order_by("-incident__number")
     filterset = PostmortemFilter(request.GET, queryset=queryset, request=request)
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    today = user_today(request.user)
+    today = person_today(request.user)
     query = request.GET.copy()
     query.pop("page", None)
     selected = {name: request.GET.get(name, "") for name in ("status", "team", "owner", "overdue")}
@@ -363,7 +363,7 @@ def postmortem_detail(request: HttpRequest, number: int) -> HttpResponse:
 @require_GET
 def postmortem_export_view(request: HttpRequest, number: int) -> HttpResponse:
     postmortem = postmortem_get_for_user(user=request.user, number=number)
-    text = postmortem_export_markdown(postmortem=postmortem, time_zone=str(viewer_zone(request.user)))
+    text = postmortem_export_markdown(postmortem=postmortem, time_zone=str(person_zone(request.user)))
     response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
     filename = f"{postmortem.incident.reference}-postmortem.md"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -379,7 +379,7 @@ def _section_context(postmortem: Postmortem, key: str, request: HttpRequest, **e
         "incident": postmortem.incident,
         "sv": _section_view(postmortem, key),
         "can": Abilities.of(request.user, postmortem),
-        "zone_name": str(viewer_zone(request.user)),
+        "zone_name": str(person_zone(request.user)),
         **extra,
     }
 
@@ -482,7 +482,7 @@ def timeline_add_view(request: HttpRequest, number: int) -> HttpResponse:
     if isinstance(postmortem, HttpResponse):
         return postmortem
     # The time typed is the viewer's local time, in the zone the timeline is shown in.
-    with timezone.override(viewer_zone(request.user)):
+    with timezone.override(person_zone(request.user)):
         form = TimelineAddForm(request.POST, auto_id="entry-%s")
         valid = form.is_valid()
     if valid:

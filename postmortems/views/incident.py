@@ -12,16 +12,16 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 
 from incidents.models import Incident
 from postmortems.choices import ActionItemStatus
+from postmortems.dates import due_phrase, person_today
 from postmortems.forms import ActionItemForm
 from postmortems.models import ActionItem, Postmortem
 from postmortems.permissions import can_add_action_item, can_change_action_item, can_write_postmortem
-from postmortems.selectors import incident_action_items, postmortem_list_for_user, user_today
+from postmortems.selectors import incident_action_items, postmortem_list_for_user
 from postmortems.services import postmortem_due_date
 
 CARD_TEMPLATE = "postmortems/incident/_card.html"
@@ -29,38 +29,6 @@ PANEL_TEMPLATE = "postmortems/partials/_action_items_panel.html"
 
 
 # --- small shared helpers -------------------------------------------------------------------
-
-
-def viewer_zone(user: Any) -> ZoneInfo:
-    """The zone the person reads times in: their profile's, else the installation's."""
-    profile = getattr(user, "profile", None) if getattr(user, "is_authenticated", False) else None
-    for name in (getattr(profile, "time_zone", ""), settings.TIME_ZONE, "UTC"):
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-    return ZoneInfo("UTC")  # pragma: no cover - "UTC" always exists
-
-
-def _days(count: int) -> str:
-    return "1 day" if count == 1 else f"{count} days"
-
-
-def due_phrase(due: date | None, today: date, *, closed: bool = False) -> str:
-    """Says when something is due: "due in 3 days", "due today", "2 days overdue". A closed item
-    or a published postmortem is never overdue, so it just names the date."""
-    if due is None:
-        return "no due date"
-    if closed:
-        return f"was due {due.day} {due:%b %Y}"
-    days = (due - today).days
-    if days < 0:
-        return f"{_days(-days)} overdue"
-    if days == 0:
-        return "due today"
-    if days == 1:
-        return "due tomorrow"
-    return f"due in {_days(days)}"
 
 
 def tracker_host(url: str) -> str:
@@ -141,7 +109,7 @@ def action_items_panel(
     errors: dict[int, str] | None = None,
     **extra: Any,
 ) -> ActionItemsPanel:
-    today = today or user_today(user)
+    today = today or person_today(user)
     errors = errors or {}
     can_add = can_add_action_item(user, incident)
     if can_add and form is None:
@@ -195,7 +163,7 @@ def _required_severities() -> tuple[dict[int, int], str]:
 
 def incident_postmortem_context(*, user: Any, incident: Incident) -> dict[str, Any]:
     """The incident page's context for the card (`incidents.views._incident_context` adds it)."""
-    today = user_today(user)
+    today = person_today(user)
     postmortem = postmortem_list_for_user(user=user).filter(incident=incident).first()
     days_by_severity, required_names = _required_severities()
     due_if_started = None

@@ -27,11 +27,12 @@ from incidents.responses import forbidden, htmx_details, render_page, wants_part
 from incidents.selectors import incident_get_for_user, team_list_for_user
 from incidents.services import DomainError
 from postmortems.choices import OPEN_ACTION_ITEM_STATUSES, ActionItemPriority, ActionItemStatus
+from postmortems.dates import person_today
 from postmortems.filters import OPEN, ActionItemFilter
 from postmortems.forms import ActionItemForm, ActionItemStatusForm, people_in_teams
 from postmortems.models import ActionItem
 from postmortems.permissions import can_add_action_item, can_change_action_item
-from postmortems.selectors import action_item_get_for_user, action_item_list_for_user, user_today
+from postmortems.selectors import action_item_get_for_user, action_item_list_for_user
 from postmortems.services import action_item_create, action_item_set_status, action_item_update
 from postmortems.views.incident import PANEL_TEMPLATE, ItemLine, action_items_panel, item_lines
 
@@ -77,7 +78,7 @@ def action_item_list_view(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "filterset": filterset,
         "page": page,
-        "lines": item_lines(page.object_list, user=request.user, today=user_today(request.user)),
+        "lines": item_lines(page.object_list, user=request.user, today=person_today(request.user)),
         "query": _page_query(data),
         "selected": selected,
         "filters_active": any(selected[name] for name in ("owner", "team", "priority", "overdue"))
@@ -99,7 +100,7 @@ def _split_overdue(lines: list[ItemLine]) -> tuple[list[ItemLine], list[ItemLine
 @require_GET
 def my_action_items_view(request: HttpRequest) -> HttpResponse:
     """Mine: overdue first, then the rest of the open ones, then what I closed lately."""
-    today = user_today(request.user)
+    today = person_today(request.user)
     mine = action_item_list_for_user(user=request.user).filter(owner_id=request.user.pk)
     page = Paginator(_by_due_date(mine.open()), PAGE_SIZE).get_page(request.GET.get("page"))
     overdue, still_open = _split_overdue(item_lines(page.object_list, user=request.user, today=today))
@@ -119,7 +120,7 @@ def team_action_items_view(request: HttpRequest, slug: str) -> HttpResponse:
     team = team_list_for_user(user=request.user).filter(slug=slug).first()
     if team is None:
         raise Http404(f"No team {slug!r} you can see.")
-    today = user_today(request.user)
+    today = person_today(request.user)
     items = action_item_list_for_user(user=request.user).filter(incident__service__team=team)
     is_open = Q(status__in=OPEN_ACTION_ITEM_STATUSES)
     counts = items.aggregate(
@@ -144,7 +145,7 @@ def team_action_items_view(request: HttpRequest, slug: str) -> HttpResponse:
 def _item_context(request: HttpRequest, item: ActionItem, error: str = "", **extra: Any) -> dict[str, Any]:
     line = ItemLine(
         item,
-        user_today(request.user),
+        person_today(request.user),
         can_change_action_item(request.user, item),
         error=error,
         expanded=bool(error),

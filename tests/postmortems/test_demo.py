@@ -15,6 +15,7 @@ from incidents.models import Incident, Profile, TimelineEvent
 from oncall.services import profile_update
 from postmortems.blameless import blameless_warnings
 from postmortems.choices import ActionItemPriority, ActionItemStatus, PostmortemStatus, SectionKey
+from postmortems.dates import person_today
 from postmortems.models import (
     ActionItem,
     Postmortem,
@@ -22,7 +23,6 @@ from postmortems.models import (
     ReviewComment,
     TimelineEntry,
 )
-from postmortems.selectors import user_today
 from tests.clients import api_client_for
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +88,7 @@ def test_the_action_items_show_the_whole_flow():
     open_items = [item for item in items if item.is_open]
 
     assert len(open_items) >= 3
-    overdue = [item for item in items if item.is_overdue(user_today(item.owner))]
+    overdue = [item for item in items if item.is_overdue(person_today(item.owner))]
     assert len(overdue) == 1
     assert {item.owner.username for item in open_items} >= {"riley", "sam"}
     zones = {item.owner.profile.time_zone for item in open_items}

@@ -11,6 +11,7 @@ from django.test import RequestFactory
 from incidents.choices import Role
 from incidents.models import Profile
 from postmortems.choices import ActionItemStatus, PostmortemStatus
+from postmortems.dates import person_today
 from postmortems.filters import ActionItemFilter, PostmortemFilter
 from postmortems.models import PostmortemReviewer, TimelineEntry
 from postmortems.selectors import (
@@ -20,7 +21,6 @@ from postmortems.selectors import (
     postmortem_get_for_user,
     postmortem_list_for_user,
     postmortem_timeline,
-    user_today,
 )
 from tests.factories import (
     ActionItemFactory,
@@ -202,7 +202,7 @@ def test_overdue_action_items_are_judged_by_the_requesters_date(service, team):
         MembershipFactory(team=team, user=user, role=Role.VIEWER)
 
     with time_machine.travel(LATE_THURSDAY, tick=False):
-        assert user_today(tokyo) == date(2026, 3, 6)
+        assert person_today(tokyo) == date(2026, 3, 6)
         assert _filtered(ActionItemFilter, tokyo, {"overdue": "true"}) == [due_thursday]
         assert _filtered(ActionItemFilter, london, {"overdue": "true"}) == []
         assert _filtered(ActionItemFilter, london, {"overdue": "false"}) == [due_thursday]
