@@ -261,6 +261,10 @@ TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
 TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")
 TWILIO_API_URL = env_url("TWILIO_API_URL", "https://api.twilio.com")
 SLACK_BOT_TOKEN = env_str("SLACK_BOT_TOKEN", "")
+# Chat-ops for a single-workspace install; a ChatWorkspace row set up in the UI takes precedence.
+SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET", "")
+MATTERMOST_COMMAND_TOKEN = env_str("MATTERMOST_COMMAND_TOKEN", "")
+TEAMS_OUTGOING_SECRET = env_str("TEAMS_OUTGOING_SECRET", "")
 SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api")
 # Outgoing webhooks carry X-Muster-Signature: hex HMAC-SHA256 of the body with this secret.
 MUSTER_WEBHOOK_SIGNING_SECRET = env_str("MUSTER_WEBHOOK_SIGNING_SECRET", "")

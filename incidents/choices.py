@@ -73,3 +73,4 @@ class TimelineKind(models.TextChoices):
     ACTION_ITEM_ADDED = "action_item_added", "Action item added"
     POSTMORTEM_STARTED = "postmortem_started", "Postmortem started"
     POSTMORTEM_PUBLISHED = "postmortem_published", "Postmortem published"
+    STATUS_UPDATE = "status_update", "Status update"

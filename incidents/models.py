@@ -448,3 +448,15 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_repr}"
+
+
+# Chat-ops models live in their own module; importing them here registers them with this app.
+from incidents.chatops.models import (  # noqa: E402
+    ChatEventReceipt,
+    ChatIdentity,
+    ChatPlatform,
+    ChatWorkspace,
+    IncidentChannel,
+)
+
+__all__ = ["ChatEventReceipt", "ChatIdentity", "ChatPlatform", "ChatWorkspace", "IncidentChannel"]

@@ -29,6 +29,7 @@ from incidents.models import (
     person_name,
 )
 from incidents.services.errors import DomainError, InvalidTransition
+from incidents.services.origin import current_origin
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -50,11 +51,15 @@ def timeline_record(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> TimelineEvent:
+    data = dict(data or {})
+    origin = current_origin()
+    if origin is not None:
+        data["via"] = origin
     event = TimelineEvent(
         incident=incident,
         kind=kind,
         text=text,
-        data=data or {},
+        data=data,
         created_at=at or timezone.now(),
     )
     if isinstance(actor, Integration):

@@ -267,3 +267,17 @@ def test_integration_settings_are_checked_when_saved(service, manager):
     )
     with pytest.raises(DomainError, match="must be a list of strings"):
         integration_update(integration=integration, actor=manager, config={"resolve_values": "ok"})
+
+
+@pytest.mark.django_db
+def test_an_action_taken_through_chat_records_the_platform_and_chat_user_on_the_timeline(service, responder):
+    from incidents.services import incident_acknowledge, incident_declare
+    from incidents.services.origin import acting_via
+
+    incident = incident_declare(service=service, title="Checkout down", actor=responder)
+    with acting_via(platform="slack", chat_user_id="U0ABC123", chat_user_name="rosa"):
+        incident_acknowledge(incident=incident, actor=responder)
+
+    ack = incident.timeline.get(kind="acknowledged")
+    assert ack.data["via"] == {"platform": "slack", "chat_user_id": "U0ABC123", "chat_user_name": "rosa"}
+    assert "via" not in incident.timeline.get(kind="declared").data
