@@ -8,6 +8,7 @@ from incidents import health
 urlpatterns = [
     # Ingestion first: it owns /api/v1/alerts/ (integration-key auth) ahead of the user API.
     path("", include("incidents.ingest.urls")),
+    path("", include("incidents.chatops.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("oncall.urls")),

@@ -253,6 +253,18 @@ def incident_add_note(*, incident: Incident, text: str, actor: Any) -> TimelineE
 
 
 @transaction.atomic
+def incident_post_status_update(*, incident: Incident, text: str, actor: Any) -> TimelineEvent:
+    """A stakeholder update ("Rolled back; error rate falling"), kept on the timeline apart from
+    the responders' working notes."""
+    text = text.strip()
+    if not text:
+        raise DomainError("A status update needs some text.")
+    return timeline_record(
+        incident=incident, kind=TimelineKind.STATUS_UPDATE, text=f"Status update: {text}", actor=actor
+    )
+
+
+@transaction.atomic
 def incident_assign_role(*, incident: Incident, role: str, user: Any, actor: Any) -> IncidentRole:
     if role not in IncidentRoleKind.values:
         raise DomainError(f"Role must be one of {', '.join(IncidentRoleKind.values)}.")

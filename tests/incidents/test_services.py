@@ -281,3 +281,18 @@ def test_an_action_taken_through_chat_records_the_platform_and_chat_user_on_the_
     ack = incident.timeline.get(kind="acknowledged")
     assert ack.data["via"] == {"platform": "slack", "chat_user_id": "U0ABC123", "chat_user_name": "rosa"}
     assert "via" not in incident.timeline.get(kind="declared").data
+
+
+def test_a_status_update_is_recorded_on_the_timeline_apart_from_notes(service, responder):
+    from incidents.services import incident_post_status_update
+
+    incident = incident_declare(service=service, title="Checkout down", actor=responder)
+    event = incident_post_status_update(
+        incident=incident, text="  Rolled back; error rate falling  ", actor=responder
+    )
+    assert event.kind == TimelineKind.STATUS_UPDATE
+    assert event.text == "Status update: Rolled back; error rate falling"
+    assert event.actor_user == responder
+    with pytest.raises(DomainError, match="needs some text"):
+        incident_post_status_update(incident=incident, text="   ", actor=responder)
+    assert incident.timeline.filter(kind=TimelineKind.STATUS_UPDATE).count() == 1

@@ -1,0 +1,42 @@
+"""Answers that go to a chat platform after the request was acknowledged (Slack's response_url)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from celery import shared_task
+
+from oncall.channels import http
+from oncall.channels.base import PermanentError, TransientError
+
+logger = logging.getLogger(__name__)
+
+# Slack accepts a response_url for 30 minutes (INTEROP.md §5.1); retries stay well inside that.
+RESPONSE_URL_RETRY_SECONDS = (5, 30, 120)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=len(RESPONSE_URL_RETRY_SECONDS))
+def slack_response_deliver(self, response_url: str, message_json: str) -> None:
+    """POST one prepared message (e.g. the incident message after a button click) to response_url."""
+    try:
+        response_post(response_url=response_url, message=json.loads(message_json))
+    except TransientError as exc:
+        if self.request.retries >= self.max_retries:
+            logger.warning("Gave up answering Slack via response_url: %s", exc)
+            return
+        countdown = exc.retry_after or RESPONSE_URL_RETRY_SECONDS[self.request.retries]
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except PermanentError as exc:
+        # An expired or already used-up response_url: nothing a retry can fix.
+        logger.warning("Slack refused the response_url answer: %s", exc)
+
+
+def response_post(*, response_url: str, message: dict[str, object]) -> None:
+    response = http.post(response_url, provider="Slack", json=message)
+    if response.status_code == 429 or response.status_code >= 500:
+        raise TransientError(
+            f"Slack answered HTTP {response.status_code}", retry_after=http.retry_after(response)
+        )
+    if not response.is_success:
+        raise PermanentError(f"Slack answered HTTP {response.status_code}: {http.excerpt(response)}")
