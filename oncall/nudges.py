@@ -18,17 +18,15 @@ import logging
 import smtplib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import make_msgid, parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db.models import F, Max
-from django.template.loader import render_to_string
 from django.utils import timezone
 
+from incidents.mail import automated_email
 from incidents.models import Profile, person_name
 from oncall import ical, rotation
 from oncall.models import NotificationStatus, NudgeKind, Schedule, ShiftNudge
@@ -284,24 +282,13 @@ def nudge_message(nudge: ShiftNudge, now: datetime) -> tuple[str, dict[str, Any]
 
 def _send(nudge: ShiftNudge, now: datetime) -> None:
     subject, context = nudge_message(nudge, now)
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or None
-    email = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("oncall/email/shift_nudge.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
+    email = automated_email(
         to=[nudge.user.email],
-        headers={
-            "Message-ID": make_msgid(domain=domain),
-            # RFC 3834: vacation responders must not answer.
-            "Auto-Submitted": "auto-generated",
-            "X-Auto-Response-Suppress": "All",
-            "X-Muster-Shift-Nudge": str(nudge.pk),
-        },
-        connection=get_connection(
-            fail_silently=False, timeout=settings.EMAIL_TIMEOUT or settings.MUSTER_CHANNEL_TIMEOUT_SECONDS
-        ),
+        subject=subject,
+        template="oncall/email/shift_nudge",
+        context=context,
+        headers={"X-Muster-Shift-Nudge": str(nudge.pk)},
     )
-    email.attach_alternative(render_to_string("oncall/email/shift_nudge.html", context), "text/html")
     try:
         email.send(fail_silently=False)
     except smtplib.SMTPRecipientsRefused as exc:

@@ -13,17 +13,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import make_msgid, parseaddr
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from incidents.choices import Role
+from incidents.mail import automated_email
 from incidents.models import Team
 from runbooks.models import ReviewReminder, Runbook
 from runbooks.selectors import runbooks_due_for_review, teams_with_runbooks_due
@@ -97,20 +95,9 @@ def _send(*, team: Team, recipients: list[str], runbooks: list[DueRunbook]) -> N
     count = len(runbooks)
     subject = f"{team.name}: {count} runbook{'s' if count != 1 else ''} due for review"
     context = {"team": team, "runbooks": runbooks, "subject": subject, "base_url": settings.MUSTER_BASE_URL}
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or None
-    email = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("runbooks/email/review_reminder.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=recipients,
-        headers={
-            "Message-ID": make_msgid(domain=domain),
-            "Auto-Submitted": "auto-generated",
-            "X-Auto-Response-Suppress": "All",
-        },
-        connection=get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT or 30),
+    email = automated_email(
+        to=recipients, subject=subject, template="runbooks/email/review_reminder", context=context
     )
-    email.attach_alternative(render_to_string("runbooks/email/review_reminder.html", context), "text/html")
     email.send(fail_silently=False)
 
 

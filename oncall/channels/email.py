@@ -4,16 +4,11 @@ one-tap acknowledge link, so the link works in any mail client and survives "vie
 from __future__ import annotations
 
 import smtplib
-from email.utils import make_msgid, parseaddr
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives, get_connection
-from django.core.mail.backends.base import BaseEmailBackend
-from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
-from django.template.loader import render_to_string
 
+from incidents.mail import automated_email
 from oncall.channels.base import Delivered, Message, PermanentError, TransientError, one_line
 
 
@@ -37,13 +32,7 @@ class EmailChannel:
     def send(self, *, address: str, message: Message) -> Delivered:
         subject = one_line(message.default_subject())
         context = {"message": message, "subject": subject, "heading": _heading(message)}
-        message_id = make_msgid(domain=_message_id_domain())
-        headers = {
-            "Message-ID": message_id,
-            # RFC 3834: vacation responders must not answer a page (and page the sender back).
-            "Auto-Submitted": "auto-generated",
-            "X-Auto-Response-Suppress": "All",
-        }
+        headers = {}
         if message.dedup_id:
             headers["X-Muster-Notification"] = message.dedup_id
         if message.incident_reference:
@@ -51,15 +40,10 @@ class EmailChannel:
         if message.kind == "page" and message.urgency == "high":
             headers["Importance"] = "high"
             headers["X-Priority"] = "1"
-        email = EmailMultiAlternatives(
-            subject=subject,
-            body=render_to_string("oncall/email/message.txt", context),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[address],
-            headers=headers,
-            connection=_connection(),
+        email = automated_email(
+            to=[address], subject=subject, template="oncall/email/message", context=context, headers=headers
         )
-        email.attach_alternative(render_to_string("oncall/email/message.html", context), "text/html")
+        message_id = email.extra_headers["Message-ID"]
         try:
             email.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -80,18 +64,6 @@ class EmailChannel:
                 f"could not reach the mail server: {str(exc) or type(exc).__name__}"
             ) from exc
         return Delivered(provider_id=message_id)
-
-
-def _connection() -> BaseEmailBackend:
-    # Django's SMTP backend waits forever by default; a hung mail server must not hold a worker.
-    timeout = settings.EMAIL_TIMEOUT or settings.MUSTER_CHANNEL_TIMEOUT_SECONDS
-    return get_connection(fail_silently=False, timeout=timeout)
-
-
-def _message_id_domain() -> str:
-    # The sender's domain, not the container's random hostname, keeps spam scores down.
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2]
-    return domain or DNS_NAME.get_fqdn()
 
 
 def _heading(message: Message) -> str:

@@ -7,16 +7,14 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.utils import make_msgid, parseaddr
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.mail import automated_email
 from incidents.models import Team, person_name
 from postmortems.dates import due_phrase
 from postmortems.models import ActionItem, Postmortem, Reminder
@@ -174,22 +172,13 @@ def unsent(candidates: list[Due]) -> list[Due]:
 
 def _send_email(*, to: str, subject: str, template: str, context: dict[str, Any], kind: str) -> None:
     context = {**context, "subject": subject}
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or None
-    email = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string(f"postmortems/email/{template}.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
+    email = automated_email(
         to=[to],
-        headers={
-            "Message-ID": make_msgid(domain=domain),
-            # RFC 3834: vacation responders must not answer.
-            "Auto-Submitted": "auto-generated",
-            "X-Auto-Response-Suppress": "All",
-            "X-Muster-Reminder": kind,
-        },
-        connection=get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT or 30),
+        subject=subject,
+        template=f"postmortems/email/{template}",
+        context=context,
+        headers={"X-Muster-Reminder": kind},
     )
-    email.attach_alternative(render_to_string(f"postmortems/email/{template}.html", context), "text/html")
     email.send(fail_silently=False)
 
 
