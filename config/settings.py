@@ -183,6 +183,8 @@ MUSTER_TICK_SECONDS = env_float("MUSTER_TICK_SECONDS", 5.0, minimum=0.5)
 MUSTER_TICK_STALE_SECONDS = env_float("MUSTER_TICK_STALE_SECONDS", 60.0, minimum=1.0)
 # How often beat looks for weekly digests and due-date nudges to send.
 MUSTER_REMINDERS_CHECK_SECONDS = env_float("MUSTER_REMINDERS_CHECK_SECONDS", 300.0, minimum=1.0)
+# Announcements are queued the moment they are written; the sweep only catches rows whose task was lost.
+MUSTER_ANNOUNCEMENTS_SWEEP_SECONDS = env_float("MUSTER_ANNOUNCEMENTS_SWEEP_SECONDS", 30.0, minimum=1.0)
 
 # --- Ingestion ------------------------------------------------------------------------------
 # Alertmanager and Grafana payloads have no size cap of their own (INTEROP.md §0); PagerDuty caps
@@ -230,6 +232,10 @@ CELERY_BEAT_SCHEDULE = {
     "postmortem-reminders": {
         "task": "postmortems.tasks.send_reminders",
         "schedule": MUSTER_REMINDERS_CHECK_SECONDS,
+    },
+    "chat-announcements": {
+        "task": "incidents.chatops.tasks.announcements_sweep",
+        "schedule": MUSTER_ANNOUNCEMENTS_SWEEP_SECONDS,
     },
 }
 SPECTACULAR_SETTINGS.update(

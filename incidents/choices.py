@@ -74,3 +74,4 @@ class TimelineKind(models.TextChoices):
     POSTMORTEM_STARTED = "postmortem_started", "Postmortem started"
     POSTMORTEM_PUBLISHED = "postmortem_published", "Postmortem published"
     STATUS_UPDATE = "status_update", "Status update"
+    CHAT_CHANNEL = "chat_channel", "Chat channel created"

@@ -452,6 +452,8 @@ class AuditEntry(models.Model):
 
 # Chat-ops models live in their own module; importing them here registers them with this app.
 from incidents.chatops.models import (  # noqa: E402
+    Announcement,
+    AnnouncementChannel,
     ChatEventReceipt,
     ChatIdentity,
     ChatPlatform,
@@ -459,4 +461,12 @@ from incidents.chatops.models import (  # noqa: E402
     IncidentChannel,
 )
 
-__all__ = ["ChatEventReceipt", "ChatIdentity", "ChatPlatform", "ChatWorkspace", "IncidentChannel"]
+__all__ = [
+    "Announcement",
+    "AnnouncementChannel",
+    "ChatEventReceipt",
+    "ChatIdentity",
+    "ChatPlatform",
+    "ChatWorkspace",
+    "IncidentChannel",
+]

@@ -19,8 +19,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from incidents.chatops.identity import muster_user_for, unknown_user_reply
+from incidents.chatops.messages import incident_message, incident_url
 from incidents.chatops.models import ChatWorkspace, IncidentChannel
-from incidents.chatops.types import Button, ChatContext, ChatUser, Reply
+from incidents.chatops.types import ChatContext, ChatUser, Reply
 from incidents.choices import IncidentRoleKind, IncidentStatus, Role, Severity
 from incidents.models import Incident, IncidentRole, Service, person_name
 from incidents.permissions import can_act_on_incident, can_view_service
@@ -172,7 +173,7 @@ def _changed(incident: Incident, text: str) -> Reply:
     return Reply(
         text=text,
         in_channel=True,
-        link_url=_incident_url(incident),
+        link_url=incident_url(incident),
         link_label=incident.reference,
     )
 
@@ -180,42 +181,6 @@ def _changed(incident: Incident, text: str) -> Reply:
 def _no_extra(args: list[Word], usage: str) -> None:
     if args:
         raise Refusal(f"I didn't understand “{args[0].value}”. Usage: `/incident {usage}`")
-
-
-# --- the incident message -------------------------------------------------------------------
-
-
-def _incident_url(incident: Incident) -> str:
-    return settings.MUSTER_BASE_URL.rstrip("/") + incident.get_absolute_url()
-
-
-def incident_message(*, incident: Incident) -> Reply:
-    """How chat shows an incident, with the buttons that still make sense for its status."""
-    facts = [
-        Severity(incident.severity).label,
-        IncidentStatus(incident.status).label,
-        incident.service.name,
-    ]
-    if incident.mitigated_at is not None and incident.is_open:
-        facts.append("mitigated")
-    buttons = []
-    if incident.status == IncidentStatus.TRIGGERED:
-        buttons.append(
-            Button(action_id="incident_ack", label="Acknowledge", value=incident.reference, style="primary")
-        )
-    if incident.is_open:
-        buttons.append(
-            Button(action_id="incident_resolve", label="Resolve", value=incident.reference, style="danger")
-        )
-    url = _incident_url(incident)
-    buttons.append(Button(action_id="incident_open", label="Open", value=incident.reference, url=url))
-    return Reply(
-        text=f"*{incident.reference}: {incident.title}*\n" + " · ".join(facts),
-        in_channel=True,
-        buttons=tuple(buttons),
-        link_url=url,
-        link_label=incident.reference,
-    )
 
 
 # --- commands -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The few Slack Web API calls chat-ops needs, through the paging channels' shared HTTP client.
+"""The Slack Web API calls chat-ops needs, and Slack incoming webhooks, through the paging channels'
+shared HTTP client and its error vocabulary: TransientError (try again later) and PermanentError.
 
 A slash command says who typed it (user_id) but not their email; users.info does, when the bot token
 has the users:read.email scope. That is how a Slack user with no Slack contact method in Muster is
@@ -8,13 +9,64 @@ still recognised by the address they share with their Muster account (issue 6, p
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
+import httpx
 from django.conf import settings
 
 from oncall.channels import http
 from oncall.channels.base import PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
+
+# users.info runs inside a slash command's answer, which Slack must have within 3 seconds: it gets
+# one second, and a Slack that is slower than that just means the email is not used this time.
+USERS_INFO_TIMEOUT_SECONDS = 1.0
+# Slack-side hiccups; every other error names something about our request that will not change.
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+# What each feature needs from the bot token (shown by "test connection").
+SCOPES_NEEDED = {
+    "chat:write": "post announcements and incident messages",
+    "users:read.email": "recognise Slack users by the email address of their Muster account",
+    "channels:manage": "create a channel for each incident",
+}
+
+
+def _api_url(method: str) -> str:
+    return f"{settings.SLACK_API_URL}/{method}"
+
+
+def call(method: str, *, bot_token: str, timeout: float | None = None, **body: Any) -> dict[str, Any]:
+    """One Web API method with a JSON body; the decoded answer when Slack said ok, else an error."""
+    if not bot_token:
+        raise PermanentError("no Slack bot token is configured")
+    response = http.post(
+        _api_url(method),
+        provider="Slack",
+        timeout=timeout,
+        headers={"Authorization": f"Bearer {bot_token}"},
+        json=body,
+    )
+    return _answer(method, response)
+
+
+def _answer(method: str, response: httpx.Response) -> dict[str, Any]:
+    data = http.json_or_empty(response)
+    if response.status_code == 429 or response.status_code >= 500:
+        error = data.get("error") or f"HTTP {response.status_code}"
+        raise TransientError(f"Slack {method} answered {error}", retry_after=http.retry_after(response))
+    if response.is_success and data.get("ok") is True:
+        # Scopes come back in a header on every call; auth.test is where they are looked at.
+        data["_scopes"] = response.headers.get("x-oauth-scopes", "")
+        return data
+    error = str(data.get("error") or f"HTTP {response.status_code}: {http.excerpt(response)}")
+    if error in TRANSIENT_ERRORS:
+        raise TransientError(f"Slack {method} answered {error}", retry_after=http.retry_after(response))
+    needed = data.get("needed")
+    raise PermanentError(f"Slack {method} answered {error}" + (f" (needs {needed})" if needed else ""))
 
 
 def slack_user_email(*, bot_token: str, user_id: str) -> str:
@@ -24,8 +76,9 @@ def slack_user_email(*, bot_token: str, user_id: str) -> str:
         return ""
     try:
         response = http.post(
-            f"{settings.SLACK_API_URL}/users.info",
+            _api_url("users.info"),
             provider="Slack",
+            timeout=USERS_INFO_TIMEOUT_SECONDS,
             headers={"Authorization": f"Bearer {bot_token}"},
             data={"user": user_id},
         )
@@ -42,3 +95,68 @@ def slack_user_email(*, bot_token: str, user_id: str) -> str:
     profile = data.get("user", {}).get("profile", {})
     email = profile.get("email") if isinstance(profile, dict) else None
     return email.strip() if isinstance(email, str) else ""
+
+
+def post_message(*, bot_token: str, channel: str, message: dict[str, Any]) -> str:
+    """chat.postMessage; returns the message's ts."""
+    body = {key: value for key, value in message.items() if key not in ("response_type", "replace_original")}
+    data = call("chat.postMessage", bot_token=bot_token, channel=channel, unfurl_links=False, **body)
+    return str(data.get("ts", ""))
+
+
+def post_webhook(*, url: str, message: dict[str, Any], provider: str = "Slack") -> None:
+    """An incoming webhook (Slack's, or Mattermost's Slack-compatible one). Slack answers "ok" in
+    plain text, and an error in plain text with a 4xx: invalid_payload, channel_not_found,
+    channel_is_archived, action_prohibited, no_service."""
+    body = {key: value for key, value in message.items() if key not in ("response_type", "replace_original")}
+    response = http.post(url, provider=provider, json=body)
+    if response.status_code == 429 or response.status_code >= 500:
+        raise TransientError(
+            f"{provider} webhook answered HTTP {response.status_code}", retry_after=http.retry_after(response)
+        )
+    if not response.is_success:
+        raise PermanentError(
+            f"{provider} webhook answered HTTP {response.status_code}: {http.excerpt(response)}"
+        )
+
+
+def conversations_create(*, bot_token: str, name: str) -> tuple[str, str]:
+    """A new public channel; returns its (id, name)."""
+    data = call("conversations.create", bot_token=bot_token, name=name, is_private=False)
+    channel = data.get("channel") or {}
+    return str(channel.get("id", "")), str(channel.get("name", name))
+
+
+def conversations_invite(*, bot_token: str, channel: str, users: list[str]) -> None:
+    if users:
+        call("conversations.invite", bot_token=bot_token, channel=channel, users=",".join(users))
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    ok: bool
+    team_id: str = ""
+    team: str = ""
+    bot_user: str = ""
+    scopes: frozenset[str] = frozenset()
+    error: str = ""
+
+    def missing(self) -> dict[str, str]:
+        """The scopes the features need that the token lacks, with what each is for."""
+        return {scope: why for scope, why in SCOPES_NEEDED.items() if scope not in self.scopes}
+
+
+def auth_test(*, bot_token: str) -> TokenCheck:
+    """Whether the token works, which workspace it belongs to, and its scopes. Never raises."""
+    try:
+        data = call("auth.test", bot_token=bot_token)
+    except (TransientError, PermanentError) as exc:
+        return TokenCheck(ok=False, error=str(exc))
+    scopes = frozenset(s.strip() for s in str(data.get("_scopes", "")).split(",") if s.strip())
+    return TokenCheck(
+        ok=True,
+        team_id=str(data.get("team_id", "")),
+        team=str(data.get("team", "")),
+        bot_user=str(data.get("user", "")),
+        scopes=scopes,
+    )

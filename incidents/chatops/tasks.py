@@ -1,4 +1,5 @@
-"""Answers that go to a chat platform after the request was acknowledged (Slack's response_url)."""
+"""Thin tasks for chat: answers that go out after a request was acknowledged (Slack's response_url),
+and announcements, which incidents.chatops.announcements claims and sends."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 
 from celery import shared_task
 
+from incidents.chatops import announcements
 from oncall.channels import http
 from oncall.channels.base import PermanentError, TransientError
 
@@ -40,3 +42,15 @@ def response_post(*, response_url: str, message: dict[str, object]) -> None:
         )
     if not response.is_success:
         raise PermanentError(f"Slack answered HTTP {response.status_code}: {http.excerpt(response)}")
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def deliver_announcement(announcement_id: int) -> None:
+    announcements.announcement_deliver(announcement_id=announcement_id)
+
+
+@shared_task(ignore_result=True)
+def announcements_sweep() -> None:
+    """Beat runs this every MUSTER_ANNOUNCEMENTS_SWEEP_SECONDS: hand over rows whose task was lost."""
+    for announcement_id in announcements.announcements_due():
+        deliver_announcement.delay(announcement_id)

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from incidents.chatops.announcements import announcements_plan
 from incidents.choices import (
     AlertStatus,
     IncidentRoleKind,
@@ -67,6 +68,7 @@ def timeline_record(
     elif actor is not None:
         event.actor_user = actor
     event.save()
+    announcements_plan(event=event)
     return event
 
 

@@ -39,13 +39,14 @@ def client() -> httpx.Client:
     return _client[1]
 
 
-def post(url: str, *, provider: str, **kwargs: Any) -> httpx.Response:
-    """POST with the configured timeout; transport failures become TransientError.
+def post(url: str, *, provider: str, timeout: float | None = None, **kwargs: Any) -> httpx.Response:
+    """POST with the configured timeout (or a shorter one from a caller with a deadline of its own,
+    like a slash command's 3 seconds); transport failures become TransientError.
 
     Redirects are not followed: a provider API never redirects a publish, and a webhook that does is
     misconfigured (the body and signature would be dropped on a 303).
     """
-    seconds = float(settings.MUSTER_CHANNEL_TIMEOUT_SECONDS)
+    seconds = float(timeout if timeout is not None else settings.MUSTER_CHANNEL_TIMEOUT_SECONDS)
     headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
     try:
         return client().post(url, headers=headers, timeout=httpx.Timeout(seconds), **kwargs)

@@ -35,6 +35,7 @@ NOISY_KINDS = frozenset(
         TimelineKind.ESCALATED,
         TimelineKind.CHECKLIST_TICKED,
         TimelineKind.ALERT_ADDED,
+        TimelineKind.CHAT_CHANNEL,
     }
 )
 
