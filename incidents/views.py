@@ -36,7 +36,7 @@ from incidents.forms import (
     SeverityForm,
 )
 from incidents.ingest.links import ingest_url, opsgenie_api_url, pagerduty_change_url
-from incidents.models import Incident, Integration, Service
+from incidents.models import Incident, Integration, Service, TimelineEvent
 from incidents.permissions import can_act_on_incident, can_manage_service, can_respond
 from incidents.responses import forbidden, htmx_details, render_page, wants_partial
 from incidents.selectors import (
@@ -56,6 +56,7 @@ from incidents.services import (
     incident_assign_role,
     incident_declare,
     incident_mark_mitigated,
+    incident_post_status_update,
     incident_resolve,
     incident_set_severity,
     integration_create,
@@ -259,8 +260,16 @@ def incident_note_view(request: HttpRequest, number: int) -> HttpResponse:
         number,
         "note_form",
         lambda incident: NoteForm(request.POST),
-        lambda incident, data: incident_add_note(incident=incident, text=data["text"], actor=request.user),
+        lambda incident, data: _note_or_status_update(request, incident, data["text"]),
     )
+
+
+def _note_or_status_update(request: HttpRequest, incident: Incident, text: str) -> TimelineEvent:
+    """The note form has two buttons: a working note, or a stakeholder update that is also posted
+    to the announcement channels."""
+    if request.POST.get("kind") == "status_update":
+        return incident_post_status_update(incident=incident, text=text, actor=request.user)
+    return incident_add_note(incident=incident, text=text, actor=request.user)
 
 
 @login_required

@@ -53,6 +53,7 @@ from incidents.services import (
     incident_assign_role,
     incident_declare,
     incident_mark_mitigated,
+    incident_post_status_update,
     incident_resolve,
     incident_set_severity,
     integration_create,
@@ -198,6 +199,34 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return Response(TimelineEventSerializer(notes, many=True).data)
         data = self._input(IncidentNoteSerializer)
         incident_add_note(incident=incident, text=data["text"], actor=request.user)
+        return self._incident_response(incident, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The incident's status updates for stakeholders, oldest first",
+        request=None,
+        responses={200: TimelineEventSerializer(many=True), **_REFUSALS},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Post a status update: on the timeline, and to the announcement channels",
+        request=IncidentNoteSerializer,
+        responses={201: IncidentDetailSerializer, **_REFUSALS, **_CONFLICT},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="status-updates",
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def status_updates(self, request: Request, number: str) -> Response:
+        incident = self.get_object()
+        if request.method == "GET":
+            updates = incident_timeline(incident=incident).filter(kind=TimelineKind.STATUS_UPDATE)
+            return Response(TimelineEventSerializer(updates, many=True).data)
+        data = self._input(IncidentNoteSerializer)
+        incident_post_status_update(incident=incident, text=data["text"], actor=request.user)
         return self._incident_response(incident, status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -338,6 +338,22 @@ def test_add_note(responder, incident):
     assert incident.timeline.filter(kind="note", actor_user=responder).exists()
 
 
+def test_the_note_form_posts_a_status_update_for_stakeholders(responder, incident):
+    html = (
+        client_for(responder)
+        .post(
+            action_url("note", incident),
+            {"text": "Rolled back; errors falling", "kind": "status_update"},
+            **HTMX,
+        )
+        .content.decode()
+    )
+
+    assert "Status update: Rolled back; errors falling" in html
+    assert incident.timeline.filter(kind="status_update", actor_user=responder).exists()
+    assert not incident.timeline.filter(kind="note").exists()
+
+
 def test_blank_note_shows_an_error(responder, incident):
     response = client_for(responder).post(action_url("note", incident), {"text": "   "}, **HTMX)
     assert response.status_code == 200

@@ -415,6 +415,20 @@ class TestActions:
             ("Rolled back deploy 4521", "rosa")
         ]
 
+    def test_post_and_list_status_updates(self, client_for, responder, viewer, incident):
+        url = f"/api/v1/incidents/{incident.number}/status-updates/"
+
+        response = client_for(responder).post(url, {"text": "Rolled back; errors falling"}, format="json")
+
+        assert response.status_code == 201
+        assert kinds(incident) == [TimelineKind.STATUS_UPDATE]
+        updates = client_for(viewer).get(url).json()
+        assert [update["text"] for update in updates] == ["Status update: Rolled back; errors falling"]
+        refused = client_for(viewer).post(url, {"text": "x"}, format="json")
+        assert refused.status_code == 403
+        assert "detail" in refused.json()
+        assert client_for(responder).post(url, {"text": " "}, format="json").json().keys() == {"text"}
+
     @pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": "   "}, {"text": "x" * 10_001}])
     def test_a_note_needs_text(self, client_for, responder, incident, body):
         response = client_for(responder).post(

@@ -96,6 +96,8 @@ class FakeProvider:
         self.requests: list[Recorded] = []
         self.problems: list[str] = []
         self.next_reply = reply
+        # Answers for particular paths (a Web API with several methods); others get next_reply.
+        self.path_replies: dict[str, Reply] = {}
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         # A short poll keeps shutdown() (which waits for the next poll) from adding half a second a test.
@@ -111,6 +113,14 @@ class FakeProvider:
     ) -> None:
         self.next_reply = Reply(status, body, headers or {}, delay)
 
+    def reply_to(
+        self, path: str, status: int, body: Any = None, *, headers: dict[str, str] | None = None
+    ) -> None:
+        self.path_replies[path] = Reply(status, body, headers or {})
+
+    def to(self, path: str) -> list[Recorded]:
+        return [request for request in self.requests if request.path == path]
+
     @property
     def only(self) -> Recorded:
         assert len(self.requests) == 1, f"expected one request, got {len(self.requests)}"
@@ -123,7 +133,7 @@ class FakeProvider:
             self.problems.extend(problems)
         if problems:
             return Reply(400, {"test_server_problems": problems})
-        return self.next_reply
+        return self.path_replies.get(recorded.path, self.next_reply)
 
     def close(self) -> None:
         self._server.shutdown()
