@@ -52,7 +52,7 @@ import time
 import types
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -373,7 +373,7 @@ class _Worker:
     def send(self, request: Request) -> None:
         if self.conn is None:
             self.conn = http.client.HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT_SECONDS)
-        headers = {"Content-Type": "application/json"} if request.body is not None else {}
+        headers = self._headers(request)
         started = time.perf_counter()
         try:
             self.conn.request(request.method, request.path, body=request.body, headers=headers)
@@ -393,6 +393,11 @@ class _Worker:
         if response.will_close:
             self.conn.close()
             self.conn = None
+
+    def _headers(self, request: Request) -> dict[str, str]:
+        """Made just before the request goes out (and before its clock starts); a subclass may
+        add headers that must be fresh, like a signature with a timestamp."""
+        return {"Content-Type": "application/json"} if request.body is not None else {}
 
     @staticmethod
     def _check(request: Request, status: int, body: bytes) -> str | None:
@@ -422,12 +427,18 @@ class _Worker:
 
 
 def run_phase(
-    name: str, requests: Sequence[Request], *, port: int, concurrency: int, deadline: float
+    name: str,
+    requests: Sequence[Request],
+    *,
+    port: int,
+    concurrency: int,
+    deadline: float,
+    worker_class: Callable[[int], _Worker] = _Worker,
 ) -> PhaseResult:
     result = PhaseResult(name=name, planned=len(requests))
     next_index = 0
     lock = threading.Lock()
-    workers = [_Worker(port) for _ in range(min(concurrency, len(requests)))]
+    workers = [worker_class(port) for _ in range(min(concurrency, len(requests)))]
 
     def take() -> Request | None:
         nonlocal next_index

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from incidents.chatops.selectors import announcement_channels_for_service
 from incidents.choices import IncidentRoleKind, IntegrationKind, Role
 from incidents.filters import OPEN, IncidentFilter
 from incidents.forms import (
@@ -348,6 +349,7 @@ def _service_context(request: HttpRequest, service: Service, **forms_: forms.For
         "maintenance_windows": service.maintenance_windows.select_related("created_by")[:20],
         "change_events": service.change_events.all()[:20],
         "oncall_now": service_oncall(service=service, at=timezone.now()),
+        "announcement_channels": announcement_channels_for_service(service=service),
     }
     if can_manage:
         context["integration_form"] = forms_.get("integration_form") or IntegrationCreateForm()

@@ -42,12 +42,14 @@ class RunningWorker:
 
 @contextmanager
 def celery_worker(
-    *, log: Path, env: dict[str, str], beat: bool = False, loglevel: str = "INFO"
+    *, log: Path, env: dict[str, str], beat: bool = False, loglevel: str = "INFO", purge: bool = False
 ) -> Iterator[RunningWorker]:
     """A worker (with embedded beat if asked) on this test's database; `env` adds to os.environ.
-    Its output goes to `log`, for the assertion messages."""
+    Its output goes to `log`, for the assertion messages. `purge` first drops whatever earlier tests
+    left queued on a shared broker, so the worker runs only what this test publishes."""
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1"]
     command += ["--beat"] if beat else []
+    command += ["--purge"] if purge else []
     command += ["--loglevel", loglevel]
     with log.open("wb") as output:
         process = subprocess.Popen(

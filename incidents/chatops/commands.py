@@ -10,6 +10,7 @@ answer with the reason, never an exception.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from incidents.chatops.identity import muster_user_for, unknown_user_reply
+from incidents.chatops.identity import SlackLookupNeeded, muster_user_for, unknown_user_reply
 from incidents.chatops.messages import incident_message, incident_url
 from incidents.chatops.models import ChatWorkspace, IncidentChannel
 from incidents.chatops.types import ChatContext, ChatUser, Reply
@@ -40,6 +41,8 @@ from incidents.services import (
 from incidents.services.origin import acting_via
 from oncall.selectors.schedules import service_oncall
 
+logger = logging.getLogger(__name__)
+
 LIST_LIMIT = 10
 ONCALL_SERVICE_LIMIT = 10
 
@@ -57,6 +60,26 @@ _ROLES = {
     "communications": IncidentRoleKind.COMMUNICATIONS,
     "scribe": IncidentRoleKind.SCRIBE,
 }
+
+
+# What a person sees when something unexpected broke inside a command: Slack would otherwise show
+# an opaque "failed with the error http_service_error". Services are atomic, so nothing half-happened.
+INTERNAL_ERROR_REPLY = Reply(
+    text="Sorry, Muster ran into an internal error and did not carry that out. It has been logged; "
+    "please try again in a minute, or use the web page."
+)
+
+
+def run_safely(call: Callable[[], Reply], *, platform: str) -> Reply:
+    """A command's reply, or the apology when it broke (logged). Only "ask Slack who this is first"
+    goes through, for the caller to act on."""
+    try:
+        return call()
+    except SlackLookupNeeded:
+        raise
+    except Exception:
+        logger.exception("A %s chat command failed", platform)
+        return INTERNAL_ERROR_REPLY
 
 
 class Refusal(Exception):

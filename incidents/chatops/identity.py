@@ -8,6 +8,9 @@ signed in to Muster. An unknown chat user is refused, never served anonymously.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +27,26 @@ from incidents.chatops.workspaces import slack_bot_token
 
 LINK_SALT = "muster.chatops.link"
 LINK_MAX_AGE_SECONDS = 24 * 60 * 60
+
+# Asking Slack who someone is (users.info) is a call to the internet. A request Slack waits on (3 s)
+# does not make it: it runs the command after answering, in a worker (see views.py), where the call
+# gets the channels' usual timeout. None: that usual timeout; 0: not allowed here; else seconds.
+_slack_lookup_timeout: ContextVar[float | None] = ContextVar("slack_lookup_timeout", default=None)
+
+
+class SlackLookupNeeded(Exception):
+    """Only Slack can say who this chat user is, and asking is not allowed here; nothing was done."""
+
+
+@contextmanager
+def slack_lookups(*, timeout: float) -> Iterator[None]:
+    """Within the block, users.info waits at most `timeout` seconds; 0 forbids it (the caller gets
+    SlackLookupNeeded instead, before anything was done)."""
+    token = _slack_lookup_timeout.set(timeout)
+    try:
+        yield
+    finally:
+        _slack_lookup_timeout.reset(token)
 
 
 def muster_user_for(chat_user: ChatUser) -> Any | None:
@@ -49,9 +72,11 @@ def muster_user_for(chat_user: ChatUser) -> Any | None:
     if not email and chat_user.platform == ChatPlatform.SLACK:
         # A slash command does not say who typed it by email; Slack does when asked, once: a match
         # is remembered as a ChatIdentity.
-        email = slack_user_email(
-            bot_token=slack_bot_token(team_id=chat_user.workspace_id), user_id=chat_user.user_id
-        )
+        bot_token = slack_bot_token(team_id=chat_user.workspace_id)
+        timeout = _slack_lookup_timeout.get()
+        if bot_token and timeout == 0:
+            raise SlackLookupNeeded(chat_user.user_id)
+        email = slack_user_email(bot_token=bot_token, user_id=chat_user.user_id, timeout=timeout)
     if email:
         user = _only(users.filter(email__iexact=email.strip()))
         if user is not None:

@@ -66,6 +66,16 @@ def slack_message(reply: Reply) -> dict[str, Any]:
     }
 
 
+def slack_interaction_answer(reply: Reply) -> dict[str, Any]:
+    """The answer to a button click, through response_url. The dispatcher answers a click with the
+    incident message as it is now (in_channel): that replaces the message that had the button, so its
+    status and buttons change for everyone. A refusal (not linked yet, not allowed) is ephemeral:
+    said to the clicker alone, message untouched."""
+    message = slack_message(reply)
+    message["replace_original"] = reply.in_channel
+    return message
+
+
 def _markdown_label(label: str) -> str:
     return label.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from celery import shared_task
 
-from incidents.chatops import announcements
+from incidents.chatops import announcements, commands, render
+from incidents.chatops.types import ChatContext, ChatUser
 from oncall.channels import http
 from oncall.channels.base import PermanentError, TransientError
 
@@ -54,3 +56,32 @@ def announcements_sweep() -> None:
     """Beat runs this every MUSTER_ANNOUNCEMENTS_SWEEP_SECONDS: hand over rows whose task was lost."""
     for announcement_id in announcements.announcements_due():
         deliver_announcement.delay(announcement_id)
+
+
+def _context(context: dict[str, Any]) -> ChatContext:
+    return ChatContext(**context)
+
+
+@shared_task(ignore_result=True)
+def slack_command_later(text: str, user: dict[str, Any], context: dict[str, Any]) -> None:
+    """A slash command whose user only Slack can name: answered "one moment" at once, run here, and
+    answered through response_url. Never retried: a command is carried out at most once."""
+    chat_context = _context(context)
+    reply = commands.run_safely(
+        lambda: commands.dispatch(text=text, user=ChatUser(**user), context=chat_context), platform="slack"
+    )
+    slack_response_deliver.delay(chat_context.response_url, json.dumps(render.slack_message(reply)))
+
+
+@shared_task(ignore_result=True)
+def slack_action_later(action_id: str, value: str, user: dict[str, Any], context: dict[str, Any]) -> None:
+    """A button click by someone only Slack can name, the same way."""
+    chat_context = _context(context)
+    reply = commands.run_safely(
+        lambda: commands.handle_action(
+            action_id=action_id, value=value, user=ChatUser(**user), context=chat_context
+        ),
+        platform="slack",
+    )
+    message = render.slack_interaction_answer(reply)
+    slack_response_deliver.delay(chat_context.response_url, json.dumps(message))

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from incidents.chatops import commands, render, tasks, verify, workspaces
+from incidents.chatops import commands, identity, render, slack_api, tasks, verify, workspaces
 from incidents.chatops.models import ChatEventReceipt, ChatPlatform
 from incidents.chatops.types import ChatContext, ChatUser, Reply
 from incidents.ingest.events import IngestError
@@ -89,20 +90,32 @@ def chat_endpoint(handler: Handler) -> Callable[[HttpRequest], HttpResponse]:
     return view
 
 
-# What a person sees when something unexpected broke inside a command: Slack would otherwise show
-# an opaque "failed with the error http_service_error". Services are atomic, so nothing half-happened.
-INTERNAL_ERROR_REPLY = Reply(
-    text="Sorry, Muster ran into an internal error and did not carry that out. It has been logged; "
-    "please try again in a minute, or use the web page."
-)
-
-
 def _safely(call: Callable[[], Reply], *, platform: str) -> Reply:
-    try:
-        return call()
-    except Exception:
-        logger.exception("A %s chat command failed", platform)
-        return INTERNAL_ERROR_REPLY
+    return commands.run_safely(call, platform=platform)
+
+
+LOOKING_UP_REPLY = Reply(text="One moment: asking Slack who you are. The answer follows here.")
+
+
+def _now_or_later(run: Callable[[], Reply], *, defer: Callable[[], object] | None) -> Reply | None:
+    """Run a Slack command or click while Slack waits, unless that would mean asking Slack who the
+    user is (users.info, a call to the internet inside a 3-second budget): then hand it to a worker,
+    which answers through response_url, and return None. Nothing has happened when the lookup turns
+    out to be needed: the user is looked up before anything is done."""
+    if defer is not None:
+        try:
+            with identity.slack_lookups(timeout=0):
+                return _safely(run, platform="slack")
+        except identity.SlackLookupNeeded:
+            pass
+        try:
+            defer()
+        except Exception:  # no broker: ask Slack quickly while it waits, rather than not answer
+            logger.warning("could not hand a Slack request to a worker; running it now", exc_info=True)
+        else:
+            return None
+    with identity.slack_lookups(timeout=slack_api.USERS_INFO_QUICK_TIMEOUT_SECONDS):
+        return _safely(run, platform="slack")
 
 
 # --- Parsing helpers (used before and after verification) -------------------------------------
@@ -223,8 +236,15 @@ def slack_commands(request: HttpRequest, body: bytes) -> HttpResponse:
         response_url=_field(form, "response_url"),
         mentions=_slack_mentions(text),
     )
-    reply = _safely(lambda: commands.dispatch(text=text, user=user, context=context), platform="slack")
-    return JsonResponse(render.slack_message(reply))
+    reply = _now_or_later(
+        lambda: commands.dispatch(text=text, user=user, context=context),
+        defer=(
+            (lambda: tasks.slack_command_later.delay(text, asdict(user), asdict(context)))
+            if context.response_url
+            else None
+        ),
+    )
+    return JsonResponse(render.slack_message(reply or LOOKING_UP_REPLY))
 
 
 def _interaction_team(payload: dict[str, Any]) -> str:
@@ -270,20 +290,14 @@ def slack_interactions(request: HttpRequest, body: bytes) -> HttpResponse:
         click = functools.partial(
             commands.handle_action, action_id=action_id, value=value, user=user, context=context
         )
-        reply = _safely(click, platform="slack")
-        if response_url:
-            _answer_later(response_url, _interaction_answer(reply))
+        later = functools.partial(
+            tasks.slack_action_later.delay, action_id, value, asdict(user), asdict(context)
+        )
+        reply = _now_or_later(click, defer=later if response_url else None)
+        if reply is not None and response_url:
+            _answer_later(response_url, render.slack_interaction_answer(reply))
     # The click is acknowledged at once; the message itself changes through response_url.
     return HttpResponse(status=200)
-
-
-def _interaction_answer(reply: Reply) -> dict[str, Any]:
-    """The dispatcher answers a click with the incident message as it is now (in_channel): that
-    replaces the message that had the button, so its status and buttons change for everyone. A
-    refusal (not linked yet, not allowed) is ephemeral: said to the clicker alone, message untouched."""
-    message = render.slack_message(reply)
-    message["replace_original"] = reply.in_channel
-    return message
 
 
 def _answer_later(response_url: str, message: dict[str, Any]) -> None:

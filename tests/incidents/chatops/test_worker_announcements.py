@@ -39,7 +39,7 @@ def test_a_real_worker_posts_each_announcement_once(fake_provider, team, service
         "MUSTER_BASE_URL": "https://muster.example.org",
         "MUSTER_TICK_SECONDS": "60",
     }
-    with celery_worker(log=tmp_path / "worker.log", env=env, loglevel="WARNING") as worker:
+    with celery_worker(log=tmp_path / "worker.log", env=env, loglevel="WARNING", purge=True) as worker:
         time.sleep(4)  # let the worker connect before the task is published
         incident = alert_ingest(
             integration=integration,
