@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from incidents.chatops.selectors import announcement_channels_for_service
+from incidents.chatops.selectors import announcement_channels_for_service, incident_chat_channels
 from incidents.choices import IncidentRoleKind, IntegrationKind, Role
 from incidents.filters import OPEN, IncidentFilter
 from incidents.forms import (
@@ -125,6 +125,7 @@ def _incident_context(request: HttpRequest, incident: Incident, **forms_: forms.
             ("Time to mitigate", incident.time_to_mitigate, "from detection"),
             ("Time to resolve", incident.time_to_resolve, "from detection"),
         ],
+        "chat_channels": incident_chat_channels(incident=incident),
     }
     # --- runbooks on the incident ---
     # Imported here, not at the top: this section belongs to the runbooks app, which builds on incidents.

@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from incidents.chatops import render, slack_api
-from incidents.chatops.messages import incident_message
+from incidents.chatops.messages import incident_message, slack_channel_url
 from incidents.chatops.models import (
     Announcement,
     AnnouncementAction,
@@ -173,7 +173,11 @@ def announcement_deliver(*, announcement_id: int, now: datetime | None = None) -
     if not claimed:
         return "not claimable"
     announcement = Announcement.objects.select_related(
-        "channel__workspace", "incident__service", "incident__declared_by", "event"
+        "channel__workspace",
+        "incident__service",
+        "incident__declared_by",
+        "event__actor_user",
+        "event__actor_integration",
     ).get(pk=announcement_id)
     if reason := _stale(announcement, now):
         _finish(announcement, CANCELLED, error=f"cancelled: {reason}")
@@ -280,8 +284,14 @@ def bot_token_for(channel: AnnouncementChannel) -> str:
 
 
 def _headline(event: TimelineEvent) -> str:
-    if event.kind in OPENING_KINDS:
-        return f"New incident. {event.text}"
+    # The incident's title follows in the message itself; the headline says what happened.
+    if event.kind == TimelineKind.DECLARED:
+        who = person_name(event.actor_user) if event.actor_user_id else "Muster"
+        return f"New incident, declared by {who}"
+    if event.kind == TimelineKind.TRIGGERED:
+        integration = event.actor_integration
+        source = integration.name if integration is not None else "an alert"
+        return f"New incident, opened by {source}"
     if event.kind == TimelineKind.STATUS_UPDATE:
         who = person_name(event.actor_user) if event.actor_user_id else "Muster"
         text = event.text.removeprefix("Status update: ")
@@ -295,9 +305,7 @@ def _channel_button(incident: Incident) -> tuple[Button, ...]:
     )
     if channel is None:
         return ()
-    url = f"https://slack.com/app_redirect?channel={channel.channel_id}"
-    if channel.workspace_external_id:
-        url += f"&team={channel.workspace_external_id}"
+    url = slack_channel_url(channel_id=channel.channel_id, team_id=channel.workspace_external_id)
     return (
         Button(action_id="incident_channel", label=f"#{channel.channel_name or channel.channel_id}", url=url),
     )

@@ -14,6 +14,12 @@ def incident_url(incident: Incident) -> str:
     return settings.MUSTER_BASE_URL.rstrip("/") + incident.get_absolute_url()
 
 
+def slack_channel_url(*, channel_id: str, team_id: str = "") -> str:
+    """A link that opens the channel in the Slack app (or in the browser, for people without it)."""
+    url = f"https://slack.com/app_redirect?channel={channel_id}"
+    return f"{url}&team={team_id}" if team_id else url
+
+
 def incident_message(*, incident: Incident, headline: str = "", extra: tuple[Button, ...] = ()) -> Reply:
     """The incident's reference, title and facts, under an optional headline ("Riley changed
     severity from SEV3 to SEV2"), with Acknowledge / Resolve / Open buttons as its status allows."""

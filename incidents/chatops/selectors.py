@@ -15,10 +15,17 @@ from urllib.parse import urlsplit
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from incidents.chatops.models import AnnouncementChannel, AnnouncementKind, ChatPlatform, ChatWorkspace
+from incidents.chatops.messages import slack_channel_url
+from incidents.chatops.models import (
+    AnnouncementChannel,
+    AnnouncementKind,
+    ChatPlatform,
+    ChatWorkspace,
+    IncidentChannel,
+)
 from incidents.chatops.workspaces import split_secrets
 from incidents.choices import Role
-from incidents.models import Membership, Service, Team
+from incidents.models import Incident, Membership, Service, Team
 from incidents.permissions import has_role
 
 # Shorter secrets (a test value, a typo) would be mostly given away by their last four characters.
@@ -195,3 +202,20 @@ def channels_by_team(channels: QuerySet[AnnouncementChannel]) -> list[TeamChanne
         team = channel.team if channel.team is not None else channel.service.team  # type: ignore[union-attr]
         groups.setdefault(team.name, []).append(channel_row(channel))
     return [TeamChannels(team_name=name, rows=rows) for name, rows in sorted(groups.items())]
+
+
+@dataclass(frozen=True)
+class ChatChannelLink:
+    name: str
+    url: str
+
+
+def incident_chat_channels(*, incident: Incident) -> list[ChatChannelLink]:
+    """The incident's own chat channels, with a link that opens each in the chat app."""
+    links = []
+    for channel in IncidentChannel.objects.filter(incident=incident).order_by("pk"):
+        url = ""
+        if channel.platform == ChatPlatform.SLACK:
+            url = slack_channel_url(channel_id=channel.channel_id, team_id=channel.workspace_external_id)
+        links.append(ChatChannelLink(name=f"#{channel.channel_name or channel.channel_id}", url=url))
+    return links

@@ -145,7 +145,9 @@ def test_a_declared_incident_is_posted_to_its_teams_channel_with_buttons(slack, 
     request = slack.only
     body = request.json()
     assert body["channel"] == CHANNEL
-    assert body["text"].startswith(f"New incident. {responder.get_full_name() or responder.username}")
+    assert body["text"].startswith(
+        f"New incident, declared by {responder.get_full_name() or responder.username}\n"
+    )
     assert f"*{incident.reference}: Checkout is down*" in body["text"]
     assert "SEV3 · Triggered · Checkout" in body["text"]
     assert button_labels(request) == ["Acknowledge", "Resolve", "Open"]
@@ -545,3 +547,20 @@ def test_incident_channel_names_follow_slacks_rules(title, number, expected):
     assert name == expected
     assert len(name) <= 80
     assert re.fullmatch(r"[a-z0-9_-]+", name)
+
+
+def test_the_incident_page_links_the_incidents_own_channel(
+    client, slack, team, service, responder, workspace
+):
+    slack_channel(team=team, workspace=workspace, create_incident_channels=True)
+    slack.reply_to("/conversations.create", 200, created("C0INC7", "inc-7-checkout-is-down"))
+    slack.reply_to("/conversations.invite", 200, {"ok": True})
+    incident = incident_declare(service=service, title="Checkout is down", actor=responder)
+    announcement_deliver(announcement_id=Announcement.objects.get(action="create_channel").pk)
+    client.force_login(responder)
+
+    html = client.get(incident.get_absolute_url()).content.decode()
+
+    assert "Chat channel" in html
+    assert 'href="https://slack.com/app_redirect?channel=C0INC7&amp;team=T0XYZ"' in html
+    assert "#inc-7-checkout-is-down" in html

@@ -52,6 +52,6 @@ def test_a_real_worker_posts_each_announcement_once(fake_provider, team, service
 
     texts = [request.json()["text"] for request in slack.requests]
     assert len(texts) == 2, texts
-    assert texts[0].startswith("New incident. Triggered by Alertmanager: Checkout 5xx above 5%")
+    assert texts[0].startswith("New incident, opened by Alertmanager\n")
     assert texts[1].startswith("Resolved by")
     assert list(Announcement.objects.values_list("status", flat=True)) == ["sent", "sent"]
