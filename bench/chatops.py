@@ -77,8 +77,6 @@ import json
 import math
 import os
 import secrets
-import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -103,15 +101,15 @@ from bench.ingest import (  # noqa: E402 - needs ROOT on the path when run as a 
     Request,
     _Worker,
     bench_environment,
+    bench_main,
     check_database_url,
     create_database,
-    drop_database,
     free_port,
     prepare_django,
     run_phase,
     running_gunicorn,
 )
-from bench.paging import check_redis_url, flush_redis, running_worker  # noqa: E402
+from bench.paging import check_redis_url, release, running_worker  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/muster_bench_chat"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -508,11 +506,6 @@ def budget_check(results: Sequence[PhaseResult], limit_ms: float) -> bool:
 # --- main ------------------------------------------------------------------------------------
 
 
-def _raise_on_sigterm(signum: int, frame: Any) -> None:
-    # Turned into an exception so that the cleanup in run()'s finally blocks still runs.
-    raise SystemExit(128 + signum)
-
-
 def run(args: argparse.Namespace) -> bool:
     deadline = time.monotonic() + args.timeout
     database_name = check_database_url(args.database_url)
@@ -565,17 +558,12 @@ def run(args: argparse.Namespace) -> bool:
         print("PASS" if ok else "FAIL")
         return ok
     finally:
-        if redis_used:
-            try:
-                flush_redis(args.redis_url)
-            except Exception as exc:
-                print(f"could not flush {args.redis_url}: {exc}", file=sys.stderr)
-        if created:
-            try:
-                drop_database(args.database_url, database_name)
-            except Exception as exc:
-                print(f"could not drop database {database_name!r}: {exc}", file=sys.stderr)
-        shutil.rmtree(var_dir, ignore_errors=True)
+        release(
+            redis_url=args.redis_url if redis_used else "",
+            database_url=args.database_url if created else "",
+            database_name=database_name,
+            var_dir=var_dir,
+        )
 
 
 def measure(
@@ -707,19 +695,11 @@ def measure(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    try:
-        return 0 if run(args) else 1
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "bench: interrupted; the worker, gunicorn and the fake Slack stopped, the databases cleaned",
-            file=sys.stderr,
-        )
-        return 130
+    return bench_main(
+        run,
+        parse_args(argv),
+        interrupted="the worker, gunicorn and the fake Slack stopped, the databases cleaned",
+    )
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ from bench.ingest import (  # noqa: E402 - needs ROOT on the path when run as a 
     LOOPBACK,
     BenchError,
     bench_environment,
+    bench_main,
     check_database_url,
     create_database,
     drop_database,
@@ -519,11 +520,6 @@ def seconds(value: float) -> str:
 # --- main ------------------------------------------------------------------------------------
 
 
-def _raise_on_sigterm(signum: int, frame: Any) -> None:
-    # Turned into an exception so that the cleanup in run()'s finally blocks still runs.
-    raise SystemExit(128 + signum)
-
-
 def run(args: argparse.Namespace) -> bool:
     deadline = time.monotonic() + args.timeout
     database_name = check_database_url(args.database_url)
@@ -572,30 +568,34 @@ def run(args: argparse.Namespace) -> bool:
         print("PASS" if ok else "FAIL")
         return ok
     finally:
-        if redis_used:
-            try:
-                flush_redis(args.redis_url)
-            except Exception as exc:
-                print(f"could not flush {args.redis_url}: {exc}", file=sys.stderr)
-        if created:
-            try:
-                drop_database(args.database_url, database_name)
-            except Exception as exc:
-                print(f"could not drop database {database_name!r}: {exc}", file=sys.stderr)
-        shutil.rmtree(var_dir, ignore_errors=True)
+        release(
+            redis_url=args.redis_url if redis_used else "",
+            database_url=args.database_url if created else "",
+            database_name=database_name,
+            var_dir=var_dir,
+        )
+
+
+def release(*, redis_url: str, database_url: str, database_name: str, var_dir: Path) -> None:
+    """Undo what a run set up, whatever happened: flush the Redis database and drop the PostgreSQL
+    database it used (each only when given, i.e. when this run took it), remove its var dir."""
+    if redis_url:
+        try:
+            flush_redis(redis_url)
+        except Exception as exc:
+            print(f"could not flush {redis_url}: {exc}", file=sys.stderr)
+    if database_url:
+        try:
+            drop_database(database_url, database_name)
+        except Exception as exc:
+            print(f"could not drop database {database_name!r}: {exc}", file=sys.stderr)
+    shutil.rmtree(var_dir, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    try:
-        return 0 if run(args) else 1
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted; the worker and gunicorn stopped, the databases cleaned", file=sys.stderr)
-        return 130
+    return bench_main(
+        run, parse_args(argv), interrupted="the worker and gunicorn stopped, the databases cleaned"
+    )
 
 
 if __name__ == "__main__":
