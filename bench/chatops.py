@@ -109,7 +109,7 @@ from bench.ingest import (  # noqa: E402 - needs ROOT on the path when run as a 
     run_phase,
     running_gunicorn,
 )
-from bench.paging import check_redis_url, release, running_worker  # noqa: E402
+from bench.paging import bulk_incidents, check_redis_url, release, running_worker  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/muster_bench_chat"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -258,7 +258,7 @@ def prepare(env: dict[str, str], args: argparse.Namespace) -> Fixtures:
 
     from incidents.chatops.models import ChatIdentity, ChatPlatform
     from incidents.choices import Role
-    from incidents.models import Counter, Incident, Membership, Service
+    from incidents.models import Membership, Service
     from oncall.models import EscalationState
     from oncall.services import policy_snapshot
 
@@ -283,17 +283,7 @@ def prepare(env: dict[str, str], args: argparse.Namespace) -> Fixtures:
     count = args.incidents + 2 * args.requests
     now = timezone.now()
     with transaction.atomic():
-        counter, _ = Counter.objects.select_for_update().get_or_create(name="incident")
-        first = counter.value + 1
-        counter.value += count
-        counter.save(update_fields=["value"])
-        incidents = Incident.objects.bulk_create(
-            [
-                Incident(number=first + i, title=f"Bench incident {i}", service=service, created_at=now)
-                for i in range(count)
-            ],
-            batch_size=1000,
-        )
+        incidents = bulk_incidents(service=service, titles=[f"Bench incident {i}" for i in range(count)])
         # Paging, as for any incident that was declared: acknowledging one closes its escalation.
         # Never due, so the worker's engine does not page anyone meanwhile.
         snapshot = policy_snapshot(None)

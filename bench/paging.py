@@ -413,6 +413,28 @@ def first_page(
 # --- (b) timers ------------------------------------------------------------------------------
 
 
+def bulk_incidents(*, service: Any, titles: list[str]) -> list[Any]:
+    """Open incidents written straight into the database, numbered as the product numbers them
+    (the counter row is moved on, so incidents declared later do not collide). Call inside a
+    transaction."""
+    from django.utils import timezone
+
+    from incidents.models import Counter, Incident
+
+    counter, _ = Counter.objects.select_for_update().get_or_create(name="incident")
+    first = counter.value + 1
+    counter.value += len(titles)
+    counter.save(update_fields=["value"])
+    now = timezone.now()
+    return Incident.objects.bulk_create(
+        [
+            Incident(number=first + i, title=title, service=service, created_at=now)
+            for i, title in enumerate(titles)
+        ],
+        batch_size=1000,
+    )
+
+
 def create_escalations(
     fixtures: Fixtures, count: int, spread: float, rng: random.Random
 ) -> dict[int, datetime]:
@@ -422,7 +444,7 @@ def create_escalations(
     from django.db import connections, transaction
     from django.utils import timezone
 
-    from incidents.models import Counter, Incident, Service
+    from incidents.models import Service
     from oncall.models import EscalationState
     from oncall.services import policy_snapshot
 
@@ -430,17 +452,7 @@ def create_escalations(
     snapshot = policy_snapshot(service.escalation_policy)
     now = timezone.now()
     with transaction.atomic():
-        counter, _ = Counter.objects.select_for_update().get_or_create(name="incident")
-        first = counter.value + 1
-        counter.value += count
-        counter.save(update_fields=["value"])
-        incidents = Incident.objects.bulk_create(
-            [
-                Incident(number=first + i, title=f"bench-timer-{i:06d}", service=service, created_at=now)
-                for i in range(count)
-            ],
-            batch_size=1000,
-        )
+        incidents = bulk_incidents(service=service, titles=[f"bench-timer-{i:06d}" for i in range(count)])
         states = EscalationState.objects.bulk_create(
             [
                 EscalationState(
