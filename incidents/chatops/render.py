@@ -1,8 +1,8 @@
 """A platform-neutral Reply in each platform's own response format (INTEROP.md §5.1, §6.1, §6.3).
 
-Slack gets Block Kit with real buttons. Mattermost and Teams outgoing webhooks cannot call us back
-on a click, so there every button becomes a Markdown link to the incident page, where the same
-action is one click away.
+Slack gets Block Kit with real buttons. Mattermost and Teams cannot call us back on a click in a way
+we could verify, so there an action button becomes the command that does the same ("Acknowledge:
+`/incident ack INC-4`", "@Muster ack INC-4" in Teams) and a link button a Markdown link.
 """
 
 from __future__ import annotations
@@ -80,17 +80,25 @@ def _markdown_label(label: str) -> str:
     return label.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
 
 
+# What each action button does, as the command that does the same from chat.
+_BUTTON_COMMANDS = {"incident_ack": "ack", "incident_resolve": "resolve"}
+
+
 def _markdown_links(reply: Reply) -> list[str]:
-    """The incident page, then each button as a link (an action button links to the incident page,
-    where the same action is one click away)."""
+    """The incident page and link buttons as links, and each action button as the command that does
+    the same: Mattermost's and Teams' webhooks cannot tell Muster who clicked a button in a way
+    Muster could verify, so there the action is one typed (and token-checked) command away."""
     links: list[tuple[str, str]] = []
     if reply.link_url and all(button.url != reply.link_url for button in reply.buttons):
         links.append((reply.link_label or reply.link_url, reply.link_url))
+    parts: list[str] = []
     for button in reply.buttons:
-        url = button.url or reply.link_url
-        if url:
-            links.append((button.label, url))
-    return [f"[{_markdown_label(label)}]({url})" for label, url in dict.fromkeys(links)]
+        command = _BUTTON_COMMANDS.get(button.action_id)
+        if command and button.value:
+            parts.append(f"{_markdown_label(button.label)}: `/incident {command} {button.value}`")
+        elif button.url:
+            links.append((button.label, button.url))
+    return parts + [f"[{_markdown_label(label)}]({url})" for label, url in dict.fromkeys(links)]
 
 
 # Reply text marks bold the Slack way, *bold*; in Markdown that is italics, so it becomes **bold**.

@@ -137,15 +137,15 @@ def test_verified_request_without_user_id_is_a_400(client):
 # --- The same commands, in Mattermost's format ------------------------------------------------
 
 
-def test_declare_posts_the_incident_with_markdown_links_instead_of_buttons(client, rosa, service):
+def test_declare_posts_the_incident_with_the_commands_its_buttons_stand_for(client, rosa, service):
     message = answer(send(client, "declare Checkout is down sev2"))
 
     incident = Incident.objects.get(title="Checkout is down")
     assert incident.severity == 2
     assert message["response_type"] == "in_channel"
     page = f"https://muster.example.org/incidents/{incident.number}/"
-    assert f"[Acknowledge]({page})" in message["text"]
-    assert f"[Resolve]({page})" in message["text"]
+    assert f"Acknowledge: `/incident ack {incident.reference}`" in message["text"]
+    assert f"Resolve: `/incident resolve {incident.reference}`" in message["text"]
     assert f"[Open]({page})" in message["text"]
     # Slack's *bold* is Markdown's italics; Mattermost gets **bold**.
     assert f"**{incident.reference}: Checkout is down**" in message["text"]

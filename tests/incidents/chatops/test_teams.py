@@ -207,6 +207,8 @@ def test_declare_answers_with_markdown_links(client, rosa, service):
     incident = Incident.objects.get(title="Checkout is down")
     assert incident.severity == 1
     assert f"[Open](https://muster.example.org/incidents/{incident.number}/)" in message["text"]
+    # Teams has no slash command: the action is the message to write.
+    assert f"Acknowledge: `@Muster ack {incident.reference}`" in message["text"]
 
 
 def test_html_in_a_title_is_stored_as_text_and_escaped_in_the_answer(client, rosa, service):
