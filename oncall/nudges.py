@@ -8,8 +8,8 @@ kind, schedule, person and shift start, so running the planner again writes noth
 that was down catches up on whatever is still worth sending instead of skipping it. Nothing is
 planned ahead, so a schedule edited an hour before a shift nudges the person really on call.
 
-A delivery claims its row (compare-and-set queued → sending with a deadline) before the send, like
-a page in oncall/engine.py, so a duplicate task does nothing.
+A delivery claims its row before the send (incidents/outbox.py), like a page in oncall/engine.py,
+so a duplicate task does nothing.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import F, Max
+from django.db.models import Max
 from django.utils import timezone
 
+from incidents import outbox
 from incidents.mail import automated_email
 from incidents.models import Profile, person_name
 from oncall import ical, rotation
-from oncall.models import NotificationStatus, NudgeKind, Schedule, ShiftNudge
+from oncall.models import NudgeKind, Schedule, ShiftNudge
 from oncall.selectors.calendar import EDGE_REACH, whole_shifts
 from oncall.selectors.schedules import schedule_spec
 
@@ -151,14 +152,12 @@ def _row(candidate: _Candidate) -> ShiftNudge:
 
 def nudges_due(*, now: datetime | None = None) -> list[int]:
     """Fail sends that died past their deadline, and list the queued nudges that are due."""
-    now = now or timezone.now()
-    ShiftNudge.objects.filter(status=NotificationStatus.SENDING, claimed_until__lt=now).update(
-        status=NotificationStatus.FAILED,
-        last_error="no answer from the mail server before the deadline",
-        claimed_until=None,
+    return outbox.due(
+        ShiftNudge,
+        now=now or timezone.now(),
+        expired_error="no answer from the mail server before the deadline",
+        batch=BATCH,
     )
-    due = ShiftNudge.objects.filter(status=NotificationStatus.QUEUED, due_at__lte=now).order_by("due_at")
-    return list(due.values_list("pk", flat=True)[:BATCH])
 
 
 # --- delivery -------------------------------------------------------------------------------
@@ -190,46 +189,29 @@ def _stale(nudge: ShiftNudge, now: datetime) -> str:
 def nudge_deliver(*, nudge_id: int, now: datetime | None = None) -> str:
     """Send one nudge at most once. Returns what happened, for logs and tests."""
     now = now or timezone.now()
-    claimed = ShiftNudge.objects.filter(
-        pk=nudge_id, status=NotificationStatus.QUEUED, due_at__lte=now
-    ).update(
-        status=NotificationStatus.SENDING, claimed_until=now + DELIVERY_DEADLINE, attempts=F("attempts") + 1
-    )
-    if not claimed:
+    if not outbox.claim(ShiftNudge, nudge_id, now=now, deadline=DELIVERY_DEADLINE):
         return "not claimable"
     nudge = ShiftNudge.objects.select_related("user__profile", "schedule").get(pk=nudge_id)
     if reason := _stale(nudge, now):
-        _finish(nudge, NotificationStatus.CANCELLED, error=f"cancelled: {reason}")
+        outbox.finish(ShiftNudge, nudge.pk, outbox.CANCELLED, error=f"cancelled: {reason}")
         return "cancelled"
     try:
         _send(nudge, now)
     except _Permanent as exc:
-        _finish(nudge, NotificationStatus.FAILED, error=str(exc))
+        outbox.finish(ShiftNudge, nudge.pk, outbox.FAILED, error=str(exc))
         return "failed"
     except Exception as exc:  # transient, or a bug: retry a few times rather than drop it silently
         if not isinstance(exc, _Transient):
             logger.exception("shift nudge %s raised unexpectedly", nudge_id)
         if nudge.attempts >= MAX_ATTEMPTS:
-            _finish(nudge, NotificationStatus.FAILED, error=f"gave up after {nudge.attempts} attempts: {exc}")
+            error = f"gave up after {nudge.attempts} attempts: {exc}"
+            outbox.finish(ShiftNudge, nudge.pk, outbox.FAILED, error=error)
             return "failed"
         retry_after = BACKOFF_SECONDS[min(nudge.attempts, len(BACKOFF_SECONDS)) - 1]
-        ShiftNudge.objects.filter(pk=nudge.pk, status=NotificationStatus.SENDING).update(
-            status=NotificationStatus.QUEUED,
-            due_at=now + timedelta(seconds=retry_after),
-            claimed_until=None,
-            last_error=str(exc)[:1000],
-        )
+        outbox.retry_later(ShiftNudge, nudge.pk, due_at=now + timedelta(seconds=retry_after), error=str(exc))
         return "retry"
-    ShiftNudge.objects.filter(pk=nudge.pk, status=NotificationStatus.SENDING).update(
-        status=NotificationStatus.SENT, sent_at=timezone.now(), claimed_until=None, last_error=""
-    )
+    outbox.finish(ShiftNudge, nudge.pk, outbox.SENT, sent_at=timezone.now())
     return "sent"
-
-
-def _finish(nudge: ShiftNudge, status: str, *, error: str) -> None:
-    ShiftNudge.objects.filter(pk=nudge.pk, status=NotificationStatus.SENDING).update(
-        status=status, last_error=error[:1000], claimed_until=None
-    )
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:

@@ -6,9 +6,9 @@ channel that wants it, in the same transaction as the event, so a crash can lose
 and a rollback leaves none behind. After the commit a worker is asked to deliver each row; the beat
 sweep (`announcements_due`) hands over any row whose task was lost.
 
-A delivery claims its row (compare-and-set queued → sending, with a deadline) before it talks to
-Slack or Mattermost, so a duplicate task does nothing; a send that dies past its deadline is marked
-failed, never repeated, because nobody can know whether the message went out.
+A delivery claims its row before it talks to Slack or Mattermost (incidents/outbox.py), so a
+duplicate task does nothing; a send that dies past its deadline is marked failed, never repeated,
+because nobody can know whether the message went out.
 
 Creating an incident's own Slack channel is an announcement row too (action create_channel), one
 per incident and bot token: it creates the channel, stores it as the incident's IncidentChannel
@@ -26,12 +26,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from incidents import outbox
 from incidents.chatops import render, slack_api
-from incidents.chatops.messages import incident_message, slack_channel_url
+from incidents.chatops.messages import incident_message
 from incidents.chatops.models import (
     Announcement,
     AnnouncementAction,
@@ -41,6 +42,7 @@ from incidents.chatops.models import (
     ChatPlatform,
     IncidentChannel,
 )
+from incidents.chatops.selectors import incident_chat_channels
 from incidents.chatops.types import Button, Reply
 from incidents.choices import TimelineKind
 from incidents.models import Incident, TimelineEvent, person_name
@@ -58,8 +60,6 @@ ANNOUNCED_KINDS = frozenset(
     }
 )
 OPENING_KINDS = frozenset({TimelineKind.DECLARED, TimelineKind.TRIGGERED})
-# NotificationStatus values (oncall.models), spelled out to keep this module free of oncall's models.
-QUEUED, SENDING, SENT, FAILED, CANCELLED = "queued", "sending", "sent", "failed", "cancelled"
 
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = (15, 60, 300, 900)
@@ -135,30 +135,29 @@ def announcements_plan(*, event: TimelineEvent) -> list[int]:
     # ignore_conflicts: the keys make a second plan of the same event a no-op.
     Announcement.objects.bulk_create(rows, ignore_conflicts=True)
     ids = list(Announcement.objects.filter(key__in=[row.key for row in rows]).values_list("pk", flat=True))
-    transaction.on_commit(lambda: _enqueue(ids))
+    transaction.on_commit(lambda: _hand_over(ids))
     return ids
 
 
-def _enqueue(ids: list[int]) -> None:
+def _hand_over(ids: list[int], seconds: float = 0) -> None:
+    """Ask a worker to deliver these rows (in `seconds`). Without a broker the beat sweep does."""
     from incidents.chatops.tasks import deliver_announcement
 
     for announcement_id in ids:
         try:
-            deliver_announcement.delay(announcement_id)
-        except Exception:  # the broker is down: the beat sweep delivers the row later
+            deliver_announcement.apply_async((announcement_id,), countdown=seconds)
+        except Exception:
             logger.warning("could not queue announcement %s; the sweep will", announcement_id, exc_info=True)
 
 
 def announcements_due(*, now: datetime | None = None) -> list[int]:
     """Fail sends that died past their deadline, and list the queued announcements that are due."""
-    now = now or timezone.now()
-    Announcement.objects.filter(status=SENDING, claimed_until__lt=now).update(
-        status=FAILED,
-        last_error="no answer before the deadline; not repeated, it may have been posted",
-        claimed_until=None,
+    return outbox.due(
+        Announcement,
+        now=now or timezone.now(),
+        expired_error="no answer before the deadline; not repeated, it may have been posted",
+        batch=BATCH,
     )
-    due = Announcement.objects.filter(status=QUEUED, due_at__lte=now).order_by("due_at")
-    return list(due.values_list("pk", flat=True)[:BATCH])
 
 
 # --- delivery -------------------------------------------------------------------------------
@@ -167,10 +166,7 @@ def announcements_due(*, now: datetime | None = None) -> list[int]:
 def announcement_deliver(*, announcement_id: int, now: datetime | None = None) -> str:
     """Post one announcement at most once. Returns what happened, for logs and tests."""
     now = now or timezone.now()
-    claimed = Announcement.objects.filter(pk=announcement_id, status=QUEUED, due_at__lte=now).update(
-        status=SENDING, claimed_until=now + DELIVERY_DEADLINE, attempts=F("attempts") + 1
-    )
-    if not claimed:
+    if not outbox.claim(Announcement, announcement_id, now=now, deadline=DELIVERY_DEADLINE):
         return "not claimable"
     announcement = Announcement.objects.select_related(
         "channel__workspace",
@@ -180,17 +176,17 @@ def announcement_deliver(*, announcement_id: int, now: datetime | None = None) -
         "event__actor_integration",
     ).get(pk=announcement_id)
     if reason := _stale(announcement, now):
-        _finish(announcement, CANCELLED, error=f"cancelled: {reason}")
+        outbox.finish(Announcement, announcement.pk, outbox.CANCELLED, error=f"cancelled: {reason}")
         return "cancelled"
     if _waits_for_channel(announcement, now):
         # Not an attempt: the row goes back as it was, a little later.
-        Announcement.objects.filter(pk=announcement.pk, status=SENDING).update(
-            status=QUEUED,
+        outbox.retry_later(
+            Announcement,
+            announcement.pk,
             due_at=now + timedelta(seconds=CHANNEL_WAIT_STEP_SECONDS),
-            claimed_until=None,
-            attempts=F("attempts") - 1,
+            count_attempt=False,
         )
-        _requeue_later(announcement.pk, CHANNEL_WAIT_STEP_SECONDS)
+        _hand_over([announcement.pk], CHANNEL_WAIT_STEP_SECONDS)
         return "waiting for the incident channel"
     try:
         if announcement.action == AnnouncementAction.CREATE_CHANNEL:
@@ -198,45 +194,30 @@ def announcement_deliver(*, announcement_id: int, now: datetime | None = None) -
         else:
             provider_id = _post(announcement)
     except PermanentError as exc:
-        _finish(announcement, FAILED, error=str(exc))
-        _channel_failed(announcement.channel, str(exc))
+        _failed(announcement, str(exc))
         return "failed"
     except Exception as exc:  # transient, or a bug: retry a few times rather than drop it silently
         if not isinstance(exc, TransientError):
             logger.exception("announcement %s raised unexpectedly", announcement_id)
         if announcement.attempts >= MAX_ATTEMPTS:
-            error = f"gave up after {announcement.attempts} attempts: {exc}"
-            _finish(announcement, FAILED, error=error)
-            _channel_failed(announcement.channel, error)
+            _failed(announcement, f"gave up after {announcement.attempts} attempts: {exc}")
             return "failed"
         retry_after = (
             getattr(exc, "retry_after", None)
             or BACKOFF_SECONDS[min(announcement.attempts, len(BACKOFF_SECONDS)) - 1]
         )
-        Announcement.objects.filter(pk=announcement.pk, status=SENDING).update(
-            status=QUEUED,
-            due_at=now + timedelta(seconds=retry_after),
-            claimed_until=None,
-            last_error=str(exc)[:1000],
+        outbox.retry_later(
+            Announcement, announcement.pk, due_at=now + timedelta(seconds=retry_after), error=str(exc)
         )
-        _requeue_later(announcement.pk, retry_after)
+        _hand_over([announcement.pk], retry_after)
         return "retry"
-    Announcement.objects.filter(pk=announcement.pk, status=SENDING).update(
-        status=SENT, sent_at=timezone.now(), claimed_until=None, last_error="", provider_id=provider_id[:100]
+    outbox.finish(
+        Announcement, announcement.pk, outbox.SENT, sent_at=timezone.now(), provider_id=provider_id[:100]
     )
     AnnouncementChannel.objects.filter(pk=announcement.channel_id).update(
         last_sent_at=timezone.now(), last_error="", last_error_at=None
     )
     return "sent"
-
-
-def _requeue_later(announcement_id: int, seconds: float) -> None:
-    from incidents.chatops.tasks import deliver_announcement
-
-    try:
-        deliver_announcement.apply_async((announcement_id,), countdown=seconds)
-    except Exception:  # the beat sweep picks the row up when it is due
-        logger.warning("could not requeue announcement %s", announcement_id, exc_info=True)
 
 
 def _stale(announcement: Announcement, now: datetime) -> str:
@@ -258,19 +239,15 @@ def _waits_for_channel(announcement: Announcement, now: datetime) -> bool:
     return Announcement.objects.filter(
         incident_id=announcement.incident_id,
         action=AnnouncementAction.CREATE_CHANNEL,
-        status__in=[QUEUED, SENDING],
+        status__in=[outbox.QUEUED, outbox.SENDING],
     ).exists()
 
 
-def _finish(announcement: Announcement, status: str, *, error: str) -> None:
-    Announcement.objects.filter(pk=announcement.pk, status=SENDING).update(
-        status=status, last_error=error[:1000], claimed_until=None
-    )
-
-
-def _channel_failed(channel: AnnouncementChannel, error: str) -> None:
-    AnnouncementChannel.objects.filter(pk=channel.pk).update(
-        last_error=error[:1000], last_error_at=timezone.now()
+def _failed(announcement: Announcement, error: str) -> None:
+    """The row failed; its channel shows why until a later post goes through."""
+    outbox.finish(Announcement, announcement.pk, outbox.FAILED, error=error)
+    AnnouncementChannel.objects.filter(pk=announcement.channel_id).update(
+        last_error=error[: outbox.MAX_ERROR_LENGTH], last_error_at=timezone.now()
     )
 
 
@@ -300,15 +277,9 @@ def _headline(event: TimelineEvent) -> str:
 
 
 def _channel_button(incident: Incident) -> tuple[Button, ...]:
-    channel = (
-        IncidentChannel.objects.filter(incident=incident, platform=ChatPlatform.SLACK).order_by("pk").first()
-    )
-    if channel is None:
-        return ()
-    url = slack_channel_url(channel_id=channel.channel_id, team_id=channel.workspace_external_id)
-    return (
-        Button(action_id="incident_channel", label=f"#{channel.channel_name or channel.channel_id}", url=url),
-    )
+    """A link to the incident's own channel, when it has one."""
+    links = [link for link in incident_chat_channels(incident=incident) if link.url]
+    return (Button(action_id="incident_channel", label=links[0].name, url=links[0].url),) if links else ()
 
 
 def announcement_reply(announcement: Announcement) -> Reply:
@@ -318,31 +289,25 @@ def announcement_reply(announcement: Announcement) -> Reply:
     )
 
 
-def _outgoing(message: dict[str, Any]) -> dict[str, Any]:
-    # response_type belongs to slash-command answers; channels and webhooks do not know it.
-    return {key: value for key, value in message.items() if key != "response_type"}
-
-
-def _post(announcement: Announcement) -> str:
-    channel = announcement.channel
-    reply = announcement_reply(announcement)
+def _send(channel: AnnouncementChannel, reply: Reply) -> str:
+    """Post to the channel in its platform's format; the Slack message ts when there is one."""
     if channel.kind == AnnouncementKind.SLACK_CHANNEL:
         return slack_api.post_message(
-            bot_token=bot_token_for(channel),
-            channel=channel.channel_id,
-            message=_outgoing(render.slack_message(reply)),
+            bot_token=bot_token_for(channel), channel=channel.channel_id, message=render.slack_message(reply)
         )
     if channel.kind == AnnouncementKind.SLACK_WEBHOOK:
-        slack_api.post_webhook(url=channel.webhook_url, message=_outgoing(render.slack_message(reply)))
+        slack_api.post_webhook(url=channel.webhook_url, message=render.slack_message(reply))
         return ""
     if channel.kind == AnnouncementKind.MATTERMOST_WEBHOOK:
         slack_api.post_webhook(
-            url=channel.webhook_url,
-            message=_outgoing(render.mattermost_message(reply)),
-            provider="Mattermost",
+            url=channel.webhook_url, message=render.mattermost_message(reply), provider="Mattermost"
         )
         return ""
     raise PermanentError(f"unknown announcement channel kind {channel.kind!r}")
+
+
+def _post(announcement: Announcement) -> str:
+    return _send(announcement.channel, announcement_reply(announcement))
 
 
 def post_test_message(*, channel: AnnouncementChannel, by: Any) -> None:
@@ -352,20 +317,7 @@ def post_test_message(*, channel: AnnouncementChannel, by: Any) -> None:
         f"{channel.service or channel.team} will appear in this channel.",
         in_channel=True,
     )
-    if channel.kind == AnnouncementKind.SLACK_CHANNEL:
-        slack_api.post_message(
-            bot_token=bot_token_for(channel),
-            channel=channel.channel_id,
-            message=_outgoing(render.slack_message(reply)),
-        )
-    elif channel.kind == AnnouncementKind.SLACK_WEBHOOK:
-        slack_api.post_webhook(url=channel.webhook_url, message=_outgoing(render.slack_message(reply)))
-    else:
-        slack_api.post_webhook(
-            url=channel.webhook_url,
-            message=_outgoing(render.mattermost_message(reply)),
-            provider="Mattermost",
-        )
+    _send(channel, reply)
 
 
 # --- the incident's own channel -------------------------------------------------------------
@@ -454,9 +406,7 @@ def _create_incident_channel(announcement: Announcement) -> str:
         "e.g. /incident ack, /incident status Rolled back; errors falling.",
     )
     try:
-        slack_api.post_message(
-            bot_token=token, channel=channel_id, message=_outgoing(render.slack_message(welcome))
-        )
+        slack_api.post_message(bot_token=token, channel=channel_id, message=render.slack_message(welcome))
     except (TransientError, PermanentError) as exc:
         logger.warning("could not post the incident message in #%s: %s", name, exc)
     return channel_id

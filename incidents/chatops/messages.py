@@ -9,6 +9,9 @@ from incidents.chatops.types import Button, Reply
 from incidents.choices import IncidentStatus, Severity
 from incidents.models import Incident
 
+# The buttons that act on an incident, and the command that does the same when typed.
+ACTION_COMMANDS = {"incident_ack": "ack", "incident_resolve": "resolve"}
+
 
 def incident_url(incident: Incident) -> str:
     return settings.MUSTER_BASE_URL.rstrip("/") + incident.get_absolute_url()

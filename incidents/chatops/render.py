@@ -11,7 +11,9 @@ import html
 import re
 from typing import Any
 
+from incidents.chatops.messages import ACTION_COMMANDS
 from incidents.chatops.types import Button, Reply
+from oncall.channels.slack import mrkdwn_escape
 
 # Slack's limits: section text 3000 characters, button text 75, button value 2000.
 SLACK_SECTION_MAX = 3000
@@ -21,11 +23,6 @@ SLACK_BUTTON_STYLES = frozenset({"primary", "danger"})
 
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def slack_escape(text: str) -> str:
-    # The three characters Slack's mrkdwn treats as control characters; *bold* etc. stay as they are.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _slack_button(button: Button) -> dict[str, Any]:
@@ -45,9 +42,9 @@ def _slack_button(button: Button) -> dict[str, Any]:
 
 def slack_message(reply: Reply) -> dict[str, Any]:
     """The JSON body for a slash-command answer or a response_url post."""
-    text = slack_escape(reply.text)
+    text = mrkdwn_escape(reply.text)
     if reply.link_url and all(button.url != reply.link_url for button in reply.buttons):
-        text += f"\n<{reply.link_url}|{slack_escape(reply.link_label or reply.link_url)}>"
+        text += f"\n<{reply.link_url}|{mrkdwn_escape(reply.link_label or reply.link_url)}>"
     text = _truncate(text, SLACK_SECTION_MAX)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     if reply.buttons:
@@ -80,10 +77,6 @@ def _markdown_label(label: str) -> str:
     return label.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
 
 
-# What each action button does, as the command that does the same from chat.
-_BUTTON_COMMANDS = {"incident_ack": "ack", "incident_resolve": "resolve"}
-
-
 def _markdown_links(reply: Reply) -> list[str]:
     """The incident page and link buttons as links, and each action button as the command that does
     the same: Mattermost's and Teams' webhooks cannot tell Muster who clicked a button in a way
@@ -93,7 +86,7 @@ def _markdown_links(reply: Reply) -> list[str]:
         links.append((reply.link_label or reply.link_url, reply.link_url))
     parts: list[str] = []
     for button in reply.buttons:
-        command = _BUTTON_COMMANDS.get(button.action_id)
+        command = ACTION_COMMANDS.get(button.action_id)
         if command and button.value:
             parts.append(f"{_markdown_label(button.label)}: `/incident {command} {button.value}`")
         elif button.url:

@@ -25,6 +25,7 @@ from incidents.choices import Severity
 from incidents.models import Service, Team
 from incidents.services.config import audit_record
 from incidents.services.errors import DomainError
+from oncall.channels.webhook import WebhookChannel
 
 # Which secret fields each platform reads (workspaces.py); the others stay empty.
 PLATFORM_SECRETS: dict[str, tuple[str, ...]] = {
@@ -205,12 +206,18 @@ def workspace_delete(*, workspace: ChatWorkspace, actor: Any) -> None:
 
 
 def _check_webhook_url(url: str) -> str:
-    url = url.strip()
+    try:
+        # The same rules as a person's webhook contact method: a whole http(s) URL, sane length.
+        url = WebhookChannel().validate_address(url)
+    except ValueError as exc:
+        raise ChatSettingsError(
+            f"Paste the whole webhook URL, starting with https://. {exc}", field="webhook_url"
+        ) from None
+    longest = AnnouncementChannel._meta.get_field("webhook_url").max_length or 0
+    if len(url) > longest:
+        raise ChatSettingsError(f"The webhook URL is longer than {longest} characters.", field="webhook_url")
     parts = urlsplit(url)
-    local = parts.hostname in LOCAL_HOSTS
-    if not parts.hostname or parts.scheme not in ("https", "http"):
-        raise ChatSettingsError("Paste the whole webhook URL, starting with https://.", field="webhook_url")
-    if parts.scheme == "http" and not (settings.DEBUG or local):
+    if parts.scheme.lower() == "http" and not (settings.DEBUG or parts.hostname in LOCAL_HOSTS):
         raise ChatSettingsError(
             "The webhook URL must start with https://: whoever reads it on the way can post as the app.",
             field="webhook_url",

@@ -12,21 +12,17 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from django.conf import settings
 
 from oncall.channels import http
 from oncall.channels.base import PermanentError, TransientError
+from oncall.channels.slack import web_api as call
 
 logger = logging.getLogger(__name__)
 
 # When users.info has to run inside a slash command's answer (no worker to hand it to), which Slack
 # must have within 3 seconds: it gets one second, and a slower Slack means the email is not used.
 USERS_INFO_QUICK_TIMEOUT_SECONDS = 1.0
-# Slack-side hiccups; every other error names something about our request that will not change.
-TRANSIENT_ERRORS = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
 # What each feature needs from the bot token (shown by "test connection").
 SCOPES_NEEDED = {
     "chat:write": "post announcements and incident messages",
@@ -37,36 +33,6 @@ SCOPES_NEEDED = {
 
 def _api_url(method: str) -> str:
     return f"{settings.SLACK_API_URL}/{method}"
-
-
-def call(method: str, *, bot_token: str, timeout: float | None = None, **body: Any) -> dict[str, Any]:
-    """One Web API method with a JSON body; the decoded answer when Slack said ok, else an error."""
-    if not bot_token:
-        raise PermanentError("no Slack bot token is configured")
-    response = http.post(
-        _api_url(method),
-        provider="Slack",
-        timeout=timeout,
-        headers={"Authorization": f"Bearer {bot_token}"},
-        json=body,
-    )
-    return _answer(method, response)
-
-
-def _answer(method: str, response: httpx.Response) -> dict[str, Any]:
-    data = http.json_or_empty(response)
-    if response.status_code == 429 or response.status_code >= 500:
-        error = data.get("error") or f"HTTP {response.status_code}"
-        raise TransientError(f"Slack {method} answered {error}", retry_after=http.retry_after(response))
-    if response.is_success and data.get("ok") is True:
-        # Scopes come back in a header on every call; auth.test is where they are looked at.
-        data["_scopes"] = response.headers.get("x-oauth-scopes", "")
-        return data
-    error = str(data.get("error") or f"HTTP {response.status_code}: {http.excerpt(response)}")
-    if error in TRANSIENT_ERRORS:
-        raise TransientError(f"Slack {method} answered {error}", retry_after=http.retry_after(response))
-    needed = data.get("needed")
-    raise PermanentError(f"Slack {method} answered {error}" + (f" (needs {needed})" if needed else ""))
 
 
 def slack_user_email(*, bot_token: str, user_id: str, timeout: float | None = None) -> str:
@@ -97,9 +63,15 @@ def slack_user_email(*, bot_token: str, user_id: str, timeout: float | None = No
     return email.strip() if isinstance(email, str) else ""
 
 
+def _posted(message: dict[str, Any]) -> dict[str, Any]:
+    # response_type and replace_original belong to answers through response_url; a message posted to
+    # a channel or a webhook has neither.
+    return {key: value for key, value in message.items() if key not in ("response_type", "replace_original")}
+
+
 def post_message(*, bot_token: str, channel: str, message: dict[str, Any]) -> str:
     """chat.postMessage; returns the message's ts."""
-    body = {key: value for key, value in message.items() if key not in ("response_type", "replace_original")}
+    body = _posted(message)
     data = call("chat.postMessage", bot_token=bot_token, channel=channel, unfurl_links=False, **body)
     return str(data.get("ts", ""))
 
@@ -108,7 +80,7 @@ def post_webhook(*, url: str, message: dict[str, Any], provider: str = "Slack") 
     """An incoming webhook (Slack's, or Mattermost's Slack-compatible one). Slack answers "ok" in
     plain text, and an error in plain text with a 4xx: invalid_payload, channel_not_found,
     channel_is_archived, action_prohibited, no_service."""
-    body = {key: value for key, value in message.items() if key not in ("response_type", "replace_original")}
+    body = _posted(message)
     response = http.post(url, provider=provider, json=body)
     if response.status_code == 429 or response.status_code >= 500:
         raise TransientError(

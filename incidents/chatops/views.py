@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from incidents.chatops import commands, identity, render, slack_api, tasks, verify, workspaces
+from incidents.chatops.messages import ACTION_COMMANDS
 from incidents.chatops.models import ChatEventReceipt, ChatPlatform
 from incidents.chatops.types import ChatContext, ChatUser, Reply
 from incidents.ingest.events import IngestError
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 # Slack and Mattermost bodies are a few kilobytes; Mattermost itself reads answers up to 1 MiB.
 MAX_BODY_BYTES = 1024 * 1024
 # Button clicks carried out here; others (the "Open" link button also reports its clicks) are ignored.
-SLACK_ACTIONS = frozenset({"incident_ack", "incident_resolve"})
+SLACK_ACTIONS = frozenset(ACTION_COMMANDS)
 
 Form = dict[str, list[str]]
 Handler = Callable[[HttpRequest, bytes], HttpResponse]

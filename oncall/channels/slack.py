@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
 from django.conf import settings
 
 from oncall.channels import http
@@ -60,19 +59,40 @@ class SlackChannel:
 
     def send(self, *, address: str, message: Message) -> Delivered:
         ensure_available(self)
-        response = http.post(
-            f"{settings.SLACK_API_URL}/chat.postMessage",
-            provider="Slack",
-            headers={"Authorization": f"Bearer {settings.SLACK_BOT_TOKEN}"},
-            json=build_payload(channel=address, message=message),
+        data = web_api(
+            "chat.postMessage",
+            bot_token=settings.SLACK_BOT_TOKEN,
+            **build_payload(channel=address, message=message),
         )
-        data = http.json_or_empty(response)
-        if response.status_code == 429 or response.status_code >= 500:
-            error = data.get("error") or f"HTTP {response.status_code}"
-            raise TransientError(f"Slack answered {error}", retry_after=http.retry_after(response))
-        if response.is_success and data.get("ok") is True:
-            return Delivered(provider_id=str(data.get("ts", "")))
-        raise _error(response, data)
+        return Delivered(provider_id=str(data.get("ts", "")))
+
+
+def web_api(method: str, *, bot_token: str, timeout: float | None = None, **body: Any) -> dict[str, Any]:
+    """One Slack Web API method with a JSON body: the decoded answer when Slack said ok, else
+    TransientError (try later) or PermanentError naming Slack's error (and the scope it needs).
+    Pages use it, and so does chat-ops (incidents/chatops/slack_api.py)."""
+    if not bot_token:
+        raise PermanentError("no Slack bot token is configured")
+    response = http.post(
+        f"{settings.SLACK_API_URL}/{method}",
+        provider="Slack",
+        timeout=timeout,
+        headers={"Authorization": f"Bearer {bot_token}"},
+        json=body,
+    )
+    data = http.json_or_empty(response)
+    if response.status_code == 429 or response.status_code >= 500:
+        error = data.get("error") or f"HTTP {response.status_code}"
+        raise TransientError(f"Slack {method} answered {error}", retry_after=http.retry_after(response))
+    if response.is_success and data.get("ok") is True:
+        # Scopes come back in a header on every call; "test connection" looks at them.
+        data["_scopes"] = response.headers.get("x-oauth-scopes", "")
+        return data
+    error = str(data.get("error") or f"HTTP {response.status_code}: {http.excerpt(response)}")
+    if error in TRANSIENT_ERRORS:
+        raise TransientError(f"Slack {method} answered {error}", retry_after=http.retry_after(response))
+    needed = data.get("needed")
+    raise PermanentError(f"Slack {method} answered {error}" + (f" (needs {needed})" if needed else ""))
 
 
 def build_payload(*, channel: str, message: Message) -> dict[str, Any]:
@@ -82,14 +102,16 @@ def build_payload(*, channel: str, message: Message) -> dict[str, Any]:
         else one_line(message.default_subject())
     )
     lines = [
-        f"*<{message.incident_url}|{_escape(heading)}>*" if message.incident_url else f"*{_escape(heading)}*"
+        f"*<{message.incident_url}|{mrkdwn_escape(heading)}>*"
+        if message.incident_url
+        else f"*{mrkdwn_escape(heading)}*"
     ]
     if message.kind == "page":
         lines.append(
-            f"{_escape(message.severity_label)} · {_escape(message.urgency)} urgency · {_escape(message.service_name)}"
+            f"{mrkdwn_escape(message.severity_label)} · {mrkdwn_escape(message.urgency)} urgency · {mrkdwn_escape(message.service_name)}"
         )
     if message.summary:
-        lines.append(_escape(message.summary))
+        lines.append(mrkdwn_escape(message.summary))
     text = "\n".join(lines)
     if len(text) > MAX_SECTION_TEXT:
         text = text[: MAX_SECTION_TEXT - 3] + "..."
@@ -126,13 +148,7 @@ def build_payload(*, channel: str, message: Message) -> dict[str, Any]:
     }
 
 
-def _escape(text: str) -> str:
+def mrkdwn_escape(text: str) -> str:
+    """Text shown literally in Slack's mrkdwn (chat-ops' messages use it too)."""
     # Slack's mrkdwn treats these three as control characters; everything else is literal.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _error(response: httpx.Response, data: dict[str, Any]) -> Exception:
-    error = str(data.get("error") or f"HTTP {response.status_code}: {http.excerpt(response)}")
-    if error in TRANSIENT_ERRORS:
-        return TransientError(f"Slack answered {error}", retry_after=http.retry_after(response))
-    return PermanentError(f"Slack answered {error}")

@@ -103,8 +103,9 @@ def slack(fake_provider, settings):  # noqa: F811 - the imported fixture
 def queued(monkeypatch):
     """Deliveries are called directly here; what would have been queued is recorded instead."""
     queued: list[tuple[int, float]] = []
-    monkeypatch.setattr(announcements, "_enqueue", lambda ids: queued.extend((i, 0) for i in ids))
-    monkeypatch.setattr(announcements, "_requeue_later", lambda i, seconds: queued.append((i, seconds)))
+    monkeypatch.setattr(
+        announcements, "_hand_over", lambda ids, seconds=0: queued.extend((i, seconds) for i in ids)
+    )
     return queued
 
 
